@@ -1,0 +1,121 @@
+// Package rest makes grpc-gateway's REST surface the upstream's own: the same paths (bound in
+// proto/livechat/configuration/v1/http.yaml) and the same JSON, so that a LiveChat client works
+// against the gateway by changing only its base URL.
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/livechat-gateway/gateway/internal/wire"
+)
+
+// ServeMuxOptions returns the options of a runtime.ServeMux that serves the upstream's JSON.
+func ServeMuxOptions() []runtime.ServeMuxOption {
+	return []runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, NewMarshaler()),
+	}
+}
+
+// Marshaler is the JSON marshaler of the REST surface. It is grpc-gateway's JSONPb with the
+// upstream's conventions (wire.MarshalOptions, wire.StrictUnmarshalOptions) and these
+// differences:
+//   - an empty list or map that is a whole answer (a response_body such as list_agents') is
+//     written as [] or {}, where JSONPb writes null, which breaks clients that expect an array;
+//   - a body must be a single JSON value: JSONPb ignores what follows the first one;
+//   - an empty body is an empty request, as {} is;
+//   - a request with an update_mask field that the client left unset gets one naming the keys of
+//     the body, so that `"notifications": []` reaches the upstream as written (see wire).
+type Marshaler struct {
+	runtime.JSONPb
+}
+
+var _ runtime.Marshaler = (*Marshaler)(nil)
+
+// NewMarshaler returns the REST surface's marshaler.
+func NewMarshaler() *Marshaler {
+	return &Marshaler{runtime.JSONPb{
+		MarshalOptions:   wire.MarshalOptions(),
+		UnmarshalOptions: wire.StrictUnmarshalOptions(),
+	}}
+}
+
+// Marshal writes v, a message or the value of a response_body field, as JSON.
+func (m *Marshaler) Marshal(v any) ([]byte, error) {
+	switch rv := reflect.ValueOf(v); {
+	case rv.Kind() == reflect.Slice && rv.IsNil():
+		return []byte("[]"), nil
+	case rv.Kind() == reflect.Map && rv.IsNil():
+		return []byte("{}"), nil
+	}
+	return m.JSONPb.Marshal(v)
+}
+
+// NewEncoder returns an encoder that writes with Marshal.
+func (m *Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
+	return runtime.EncoderFunc(func(v any) error {
+		b, err := m.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+}
+
+// NewDecoder returns a decoder that reads all of r and decodes it with Unmarshal. It returns
+// io.EOF for an empty body, which grpc-gateway treats as an empty request.
+func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
+	return runtime.DecoderFunc(func(v any) error {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return io.EOF
+		}
+		return m.Unmarshal(data, v)
+	})
+}
+
+// Unmarshal decodes data, which must be exactly one JSON value, into v: a request message, or a
+// pointer to the field that is the whole body (register_properties' map).
+func (m *Marshaler) Unmarshal(data []byte, v any) error {
+	msg, ok := v.(proto.Message)
+	if !ok {
+		if !json.Valid(data) {
+			return errors.New("the body is not a single valid JSON value")
+		}
+		return m.JSONPb.Unmarshal(data, v)
+	}
+	if err := m.UnmarshalOptions.Unmarshal(data, msg); err != nil {
+		return err
+	}
+	return inferUpdateMask(data, msg)
+}
+
+// inferUpdateMask sets an update_mask that the client left unset to the keys of the JSON body,
+// as grpc-gateway does for PATCH bindings. Over REST the body is the client's whole intent; the
+// mask carries what proto3 loses of it, the lists and maps it sets to empty.
+func inferUpdateMask(data []byte, msg proto.Message) error {
+	m := msg.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName("update_mask")
+	if fd == nil || fd.Message() == nil || fd.Message().FullName() != "google.protobuf.FieldMask" || m.Has(fd) {
+		return nil
+	}
+	mask, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(data), msg)
+	if err != nil {
+		return err
+	}
+	if len(mask.GetPaths()) > 0 {
+		m.Set(fd, protoreflect.ValueOfMessage(mask.ProtoReflect()))
+	}
+	return nil
+}
