@@ -240,7 +240,7 @@ func TestRequestDecoding(t *testing.T) {
 		body string
 		ok   bool
 	}{
-		{``, true},   // an empty body is an empty request, as {} is
+		{``, true}, // an empty body is an empty request, as {} is
 		{` {} `, true},
 		{`{"id":0}`, true},
 		{`{"id":"1"}`, true}, // protojson takes quoted numbers
