@@ -1,0 +1,46 @@
+# The commands that README.md names; CI runs `make test` through .ci/run.
+#
+# Tools are Go tools, so nothing but Go has to be installed: the protoc plugins are pinned in
+# go.mod (at the versions of the runtime libraries the gateway links), buf and staticcheck in
+# tools/go.mod (which keeps their dependency graphs out of the gateway's).
+SHELL := /bin/bash
+BUF := go tool -modfile=tools/go.mod buf
+STATICCHECK := go tool -modfile=tools/go.mod staticcheck
+FUZZTIME ?= 30s
+
+.PHONY: all generate check-generated lint test fuzz
+
+all: test
+
+# generate: regenerate gen/ (Go, gRPC, gateway code and the OpenAPI document) from proto/.
+generate:
+	$(BUF) generate
+
+# check-generated: fail when gen/ is not exactly what proto/ generates. It generates into a
+# temporary directory, so it neither needs nor touches a clean work tree.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BUF) generate -o "$$tmp" && \
+	if ! diff -r gen "$$tmp/gen"; then \
+		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	fi && echo "gen/ is up to date"
+
+# lint: buf lint and format, gofmt, go vet, staticcheck, and tidy go.mod files.
+lint:
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	@bad=$$(gofmt -l $$(find . -name '*.go' -not -path './gen/*')); \
+	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad" >&2; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	go mod tidy -diff
+	cd tools && go mod tidy -diff
+
+# test: everything CI checks: fresh gen/, lint, then every test with the race detector.
+test: check-generated lint
+	go test -race -count=1 ./...
+
+# fuzz: run each fuzz target for FUZZTIME (go test runs only their seeds).
+fuzz:
+	go test ./internal/rest -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME)
+	go test ./internal/rest -run '^$$' -fuzz '^FuzzResponseDecoding$$' -fuzztime $(FUZZTIME)
