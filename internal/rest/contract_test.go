@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
@@ -21,7 +22,7 @@ func TestContractFidelity(t *testing.T) {
 	gw, fake := newGateway(t)
 	for _, e := range loadExamples(t) {
 		t.Run(e.file(), func(t *testing.T) {
-			a := mustAction(t, e.action)
+			a := testutil.Action(t, e.action)
 			switch e.kind {
 			case "request":
 				code, answer := post(t, gw, a, string(e.body))
@@ -32,7 +33,7 @@ func TestContractFidelity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !jsonEqual(t, string(got), string(e.body)) {
+				if !testutil.JSONEqual(t, string(got), string(e.body)) {
 					t.Errorf("upstream body = %s\nwant the example %s", got, e.body)
 				}
 			case "response":
@@ -45,7 +46,7 @@ func TestContractFidelity(t *testing.T) {
 				if code != http.StatusOK {
 					t.Fatalf("POST %s = %d %s, want 200", a.Path(), code, answer)
 				}
-				if !jsonEqual(t, answer, string(e.body)) {
+				if !testutil.JSONEqual(t, answer, string(e.body)) {
 					t.Errorf("REST answer = %s\nwant the example %s", answer, e.body)
 				}
 			}
@@ -61,7 +62,7 @@ func TestRegisteredPropertiesAreDefinitions(t *testing.T) {
 		if e.action != "list_registered_properties" || e.kind != "response" {
 			continue
 		}
-		a := mustAction(t, e.action)
+		a := testutil.Action(t, e.action)
 		resp := a.NewResponse().(*configv1.ListRegisteredPropertiesResponse)
 		if err := wire.DecodeResponse(a, e.body, resp, wire.StrictUnmarshalOptions()); err != nil {
 			t.Fatal(err)
@@ -82,7 +83,7 @@ func TestRegisteredPropertiesAreDefinitions(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !jsonEqual(t, string(again), string(raw)) {
+				if !testutil.JSONEqual(t, string(again), string(raw)) {
 					t.Errorf("%s.%s = %s as a PropertyDefinition, want %s", ns, name, again, raw)
 				}
 				n++
@@ -98,7 +99,7 @@ func TestRegisteredPropertiesAreDefinitions(t *testing.T) {
 // itself: the contract takes both forms, and gives back the one it got.
 func TestContradictionsAcceptBothForms(t *testing.T) {
 	gw, fake := newGateway(t)
-	listAgents := mustAction(t, "list_agents")
+	listAgents := testutil.Action(t, "list_agents")
 	for _, body := range []string{
 		// list_agents' tables name the field email_subscriptions; its example says summaries.
 		`[{"id":"a","email_subscriptions":["daily_summary"]}]`,
@@ -109,7 +110,7 @@ func TestContradictionsAcceptBothForms(t *testing.T) {
 			t.Fatalf("DecodeResponse(%s): %v", body, err)
 		}
 		fake.respond(listAgents.Name, resp)
-		if code, answer := post(t, gw, listAgents, "{}"); code != http.StatusOK || !jsonEqual(t, answer, body) {
+		if code, answer := post(t, gw, listAgents, "{}"); code != http.StatusOK || !testutil.JSONEqual(t, answer, body) {
 			t.Errorf("list_agents answering %s gave %d %s", body, code, answer)
 		}
 	}
@@ -118,14 +119,14 @@ func TestContradictionsAcceptBothForms(t *testing.T) {
 			t.Errorf("list_agents %s = %d %s, want 200", fields, code, answer)
 		}
 		got, err := wire.EncodeRequest(listAgents, fake.last(t, listAgents.Name))
-		if err != nil || !jsonEqual(t, string(got), fields) {
+		if err != nil || !testutil.JSONEqual(t, string(got), fields) {
 			t.Errorf("list_agents %s went upstream as %s (%v)", fields, got, err)
 		}
 	}
 
 	// create_bot's table types groups[].id as int and update_bot's as uint: both are JSON numbers,
 	// and group 0 must survive either way.
-	createBot := mustAction(t, "create_bot")
+	createBot := testutil.Action(t, "create_bot")
 	body := `{"name":"b","groups":[{"id":0,"priority":"normal"}]}`
 	if code, answer := post(t, gw, createBot, body); code != http.StatusOK {
 		t.Fatalf("create_bot = %d %s", code, answer)
@@ -134,7 +135,7 @@ func TestContradictionsAcceptBothForms(t *testing.T) {
 	if g := req.GetGroups(); len(g) != 1 || g[0].Id == nil || *g[0].Id != 0 {
 		t.Errorf("create_bot groups = %v, want group 0", g)
 	}
-	if got, _ := wire.EncodeRequest(createBot, req); !jsonEqual(t, string(got), body) {
+	if got, _ := wire.EncodeRequest(createBot, req); !testutil.JSONEqual(t, string(got), body) {
 		t.Errorf("create_bot went upstream as %s, want %s", got, body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/rest"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
@@ -79,7 +80,7 @@ func FuzzRequestDecoding(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s: re-encoding %s: %v", a.Name, up, err)
 		}
-		if !jsonEqual(t, string(up2), string(up)) {
+		if !testutil.JSONEqual(t, string(up2), string(up)) {
 			t.Fatalf("%s %q: upstream body %s re-encodes as %s", a.Name, body, up, up2)
 		}
 	})

@@ -2,12 +2,10 @@ package rest_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -129,26 +127,4 @@ func post(t *testing.T, gw *httptest.Server, a *action.Action, body string) (int
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-func mustAction(t *testing.T, name string) *action.Action {
-	t.Helper()
-	a, ok := action.ByName(name)
-	if !ok {
-		t.Fatalf("no action %q", name)
-	}
-	return a
-}
-
-// jsonEqual reports whether two JSON texts hold the same value.
-func jsonEqual(t *testing.T, got, want string) bool {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
-		t.Fatalf("invalid JSON %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("invalid JSON %q: %v", want, err)
-	}
-	return reflect.DeepEqual(g, w)
 }

@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
@@ -40,7 +41,7 @@ func TestAllRoutesRegistered(t *testing.T) {
 			t.Errorf("POST %s = %d, want 404", path, resp.StatusCode)
 		}
 	}
-	resp, err := http.Get(gw.URL + mustAction(t, "get_agent").Path())
+	resp, err := http.Get(gw.URL + testutil.Action(t, "get_agent").Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +109,13 @@ func TestRESTShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := mustAction(t, tt.action)
+			a := testutil.Action(t, tt.action)
 			fake.respond(a.Name, tt.respond)
 			code, answer := post(t, gw, a, "{}")
 			if code != http.StatusOK {
 				t.Fatalf("POST %s = %d %s, want 200", a.Path(), code, answer)
 			}
-			if !jsonEqual(t, answer, tt.want) {
+			if !testutil.JSONEqual(t, answer, tt.want) {
 				t.Errorf("POST %s answered %s, want %s", a.Path(), answer, tt.want)
 			}
 		})
@@ -125,7 +126,7 @@ func TestRESTShapes(t *testing.T) {
 // multi-word fields.
 func TestFieldNamesAreSnakeCase(t *testing.T) {
 	gw, fake := newGateway(t)
-	a := mustAction(t, "get_agent")
+	a := testutil.Action(t, "get_agent")
 	fake.respond(a.Name, &configv1.GetAgentResponse{Agent: &configv1.Agent{
 		Id: "a", Name: proto.String("A"), Role: proto.String("normal"), AvatarPath: proto.String(""),
 		LoginStatus: proto.String("accepting chats"), JobTitle: proto.String("j"), Mobile: proto.String("m"),
@@ -162,7 +163,7 @@ func TestFieldNamesAreSnakeCase(t *testing.T) {
 // map itself, as the upstream documents it.
 func TestRegisterPropertiesTakesTheMap(t *testing.T) {
 	gw, fake := newGateway(t)
-	a := mustAction(t, "register_properties")
+	a := testutil.Action(t, "register_properties")
 	body := `{"p":{"type":"int","description":"","locations":{"group":{"access":{"agent":{"read":true,"write":false}}}},"range":{"from":0,"to":10}}}`
 	if code, answer := post(t, gw, a, body); code != http.StatusOK {
 		t.Fatalf("register_properties = %d %s", code, answer)
@@ -180,7 +181,7 @@ func TestRegisterPropertiesTakesTheMap(t *testing.T) {
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("register_properties request mismatch (-want +got):\n%s", diff)
 	}
-	if up, err := wire.EncodeRequest(a, got); err != nil || !jsonEqual(t, string(up), body) {
+	if up, err := wire.EncodeRequest(a, got); err != nil || !testutil.JSONEqual(t, string(up), body) {
 		t.Errorf("register_properties went upstream as %s (%v), want %s", up, err, body)
 	}
 	// The map is the body: wrapping it in {"properties": ...} names a property "properties",
@@ -206,7 +207,7 @@ func TestEmptiedListsReachTheUpstream(t *testing.T) {
 		{"update_group", `{"id":7,"name":"n"}`, []string{"id", "name"}},
 	}
 	for _, tt := range tests {
-		a := mustAction(t, tt.action)
+		a := testutil.Action(t, tt.action)
 		if code, answer := post(t, gw, a, tt.body); code != http.StatusOK {
 			t.Fatalf("%s %s = %d %s", tt.action, tt.body, code, answer)
 		}
@@ -217,16 +218,16 @@ func TestEmptiedListsReachTheUpstream(t *testing.T) {
 			t.Errorf("%s %s: update_mask = %q, want %q", tt.action, tt.body, mask.GetPaths(), tt.mask)
 		}
 		up, err := wire.EncodeRequest(a, req)
-		if err != nil || !jsonEqual(t, string(up), tt.body) {
+		if err != nil || !testutil.JSONEqual(t, string(up), tt.body) {
 			t.Errorf("%s %s went upstream as %s (%v)", tt.action, tt.body, up, err)
 		}
 	}
 	// A client that sets update_mask itself keeps it.
-	a := mustAction(t, "update_agent")
+	a := testutil.Action(t, "update_agent")
 	if code, answer := post(t, gw, a, `{"id":"a","name":"n","role":"normal","update_mask":"name"}`); code != http.StatusOK {
 		t.Fatalf("update_agent with a mask = %d %s", code, answer)
 	}
-	if up, _ := wire.EncodeRequest(a, fake.last(t, a.Name)); !jsonEqual(t, string(up), `{"id":"a","name":"n"}`) {
+	if up, _ := wire.EncodeRequest(a, fake.last(t, a.Name)); !testutil.JSONEqual(t, string(up), `{"id":"a","name":"n"}`) {
 		t.Errorf("update_agent with update_mask name went upstream as %s", up)
 	}
 }
@@ -235,7 +236,7 @@ func TestEmptiedListsReachTheUpstream(t *testing.T) {
 // never reaches the server.
 func TestRequestDecoding(t *testing.T) {
 	gw, fake := newGateway(t)
-	a := mustAction(t, "get_group")
+	a := testutil.Action(t, "get_group")
 	tests := []struct {
 		body string
 		ok   bool
@@ -266,7 +267,7 @@ func TestRequestDecoding(t *testing.T) {
 			t.Errorf("get_group %q = %d %s (reached server: %v), want 400 without a call", tt.body, code, answer, reached)
 		}
 	}
-	reg := mustAction(t, "register_properties")
+	reg := testutil.Action(t, "register_properties")
 	for _, body := range []string{`{"p":{"type":"int"}} x`, `{"p":{"type":"int","nope":1}}`, `{"p":1}`, `[]`} {
 		before := len(fake.calls(reg.Name))
 		if code, answer := post(t, gw, reg, body); code != http.StatusBadRequest || len(fake.calls(reg.Name)) > before {

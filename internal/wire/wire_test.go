@@ -1,8 +1,6 @@
 package wire_test
 
 import (
-	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -12,31 +10,9 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
-	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
-
-func mustAction(t *testing.T, name string) *action.Action {
-	t.Helper()
-	a, ok := action.ByName(name)
-	if !ok {
-		t.Fatalf("no action %q", name)
-	}
-	return a
-}
-
-// jsonEqual reports whether two JSON texts hold the same value.
-func jsonEqual(t *testing.T, got, want string) bool {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
-		t.Fatalf("invalid JSON %s: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("invalid JSON %s: %v", want, err)
-	}
-	return reflect.DeepEqual(g, w)
-}
 
 func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
 
@@ -131,11 +107,11 @@ func TestEncodeRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := proto.Clone(tt.req)
-			got, err := wire.EncodeRequest(mustAction(t, tt.action), tt.req)
+			got, err := wire.EncodeRequest(testutil.Action(t, tt.action), tt.req)
 			if err != nil {
 				t.Fatalf("EncodeRequest() error: %v", err)
 			}
-			if !jsonEqual(t, string(got), tt.want) {
+			if !testutil.JSONEqual(t, string(got), tt.want) {
 				t.Errorf("EncodeRequest() = %s, want %s", got, tt.want)
 			}
 			if diff := cmp.Diff(before, tt.req, protocmp.Transform()); diff != "" {
@@ -148,7 +124,7 @@ func TestEncodeRequest(t *testing.T) {
 func TestEncodeRequestRejectsBadMasks(t *testing.T) {
 	for _, path := range []string{"nope", "update_mask", "groups.id", "name.first", "webhooks.nope", ""} {
 		req := &configv1.UpdateBotRequest{Id: "b", UpdateMask: mask(path)}
-		_, err := wire.EncodeRequest(mustAction(t, "update_bot"), req)
+		_, err := wire.EncodeRequest(testutil.Action(t, "update_bot"), req)
 		if err == nil || !strings.Contains(err.Error(), "update_mask") {
 			t.Errorf("EncodeRequest(update_mask %q) error = %v, want an update_mask error", path, err)
 		}
@@ -206,7 +182,7 @@ func TestDecodeResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := mustAction(t, tt.action)
+			a := testutil.Action(t, tt.action)
 			opts := wire.LenientUnmarshalOptions()
 			if tt.strict {
 				opts = wire.StrictUnmarshalOptions()

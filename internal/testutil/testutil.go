@@ -1,0 +1,34 @@
+// Package testutil holds the helpers that the gateway's tests share.
+package testutil
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/livechat-gateway/gateway/internal/action"
+)
+
+// Action returns the action with the upstream name, such as "get_agent", or fails the test.
+func Action(t testing.TB, name string) *action.Action {
+	t.Helper()
+	a, ok := action.ByName(name)
+	if !ok {
+		t.Fatalf("no action %q", name)
+	}
+	return a
+}
+
+// JSONEqual reports whether two JSON texts hold the same value, whatever their spacing and key
+// order. null and [] differ. It fails the test when either text is not JSON.
+func JSONEqual(t testing.TB, got, want string) bool {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("invalid JSON %q: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("invalid JSON %q: %v", want, err)
+	}
+	return reflect.DeepEqual(g, w)
+}
