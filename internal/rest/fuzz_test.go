@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -96,6 +97,9 @@ func FuzzResponseDecoding(f *testing.F) {
 		resp := a.NewResponse()
 		if err := wire.DecodeResponse(a, body, resp, wire.LenientUnmarshalOptions()); err != nil {
 			return
+		}
+		if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && !json.Valid(trimmed) {
+			t.Fatalf("%s: took %q, which is not JSON", a.Name, body)
 		}
 		out, err := m.Marshal(resp)
 		if err != nil || !json.Valid(out) {

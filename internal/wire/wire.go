@@ -100,7 +100,11 @@ func DecodeResponse(a *action.Action, body []byte, resp proto.Message, opts prot
 	}
 	if a.ResponseBody != "" {
 		// The answer is one field of the response: wrap it, so that protojson reads it with the
-		// same rules as any other field (a null list is an empty list, and so on).
+		// same rules as any other field (a null list is an empty list, and so on). It must be one
+		// JSON value on its own first, or `[], "x": 1` would become a valid object.
+		if !json.Valid(body) {
+			return fmt.Errorf("decode %s answer: not a single JSON value", a.Name)
+		}
 		wrapped := make([]byte, 0, len(body)+len(a.ResponseBody)+5)
 		wrapped = append(wrapped, `{"`...)
 		wrapped = append(wrapped, a.ResponseBody...)

@@ -179,6 +179,12 @@ func TestDecodeResponse(t *testing.T) {
 		{
 			name: "trailing data", action: "list_groups", body: `[] []`, errs: true,
 		},
+		{
+			name: "not a value on its own", action: "list_agents", body: `[], "x": 1`, errs: true,
+		},
+		{
+			name: "not a value on its own, even when wrapped", action: "get_agent", body: `{"id":"a"}, "agent": {}`, errs: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
