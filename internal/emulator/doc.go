@@ -1,0 +1,79 @@
+// Package emulator is an offline, in-memory LiveChat Configuration API v3.2: all 30 actions at
+// POST /v3.2/configuration/action/<action>, with the rules and errors of the upstream's
+// documentation. It is the gateway's upstream in tests and a stand-in for developers, the way
+// LocalStack stands in for AWS. It is written from the spec, not from the gateway, so that a
+// gateway mistake shows up as an emulator refusal.
+//
+// # State and credentials
+//
+// The state is in memory: licenses, each with agents (one of them the owner), bots, groups (group
+// 0 "General" always exists and cannot be deleted), registered properties per namespace (the
+// spec's four "test" properties exist in every license), license and group property values, and
+// webhooks. A new agent or bot without groups joins group 0. Group membership is stored once, on
+// the group, so an agent's groups and a group's agent_priorities always agree.
+//
+// The built-in tokens (builtin.json) are:
+//
+//	token           license  requester                          scopes
+//	dal:owner-a     A (dal)  owner-a@example.com, the owner     all
+//	dal:readonly-a  A (dal)  agent-a@example.com, a normal one  the ":ro" ones
+//	dal:owner-b     B (dal)  owner-b@example.com, the owner     all
+//	fra:owner-f     F (fra)  owner-f@example.com, the owner     all
+//
+// A token's client id is its property namespace. dal:owner-a's is the spec's example namespace,
+// 0805e283233042b37f460ed8fbf22160, so that the spec's property examples work as written. A Config
+// (WithConfig, or the binary's -config file) adds licenses, tokens, expired licenses, personal
+// access tokens, and start-up agents, groups, bots and webhooks with fixed ids.
+//
+// # Rules
+//
+// Each request is checked against its action's schema (requests.go): required fields, JSON types,
+// the allowed values, HH:MM times, limits (agent max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180
+// characters) and unknown fields, which are refused. Then the action's handler checks the
+// "Required scopes" (a :rw scope grants its :ro, and an --all scope its --my), the resources the
+// request names, and the cross-field rules (a new group needs a normal priority, webhook filters
+// must suit the action, property values must be of the property's type, domain and range, at most
+// 60 webhooks per action, 10 for personal tokens). A handler checks everything before it changes
+// anything, so a refused call changes nothing.
+//
+// Before the body, every call is checked in this order: the path's version (unsupported_version),
+// the token (authentication), the token's region against X-Region, default dal
+// (misdirected_request with data.region), and the license (license_expired).
+//
+// # Errors
+//
+// Errors have the upstream's body, {"error": {"type", "message", "data"?}}, with the spec's
+// default message or a more precise one that names the field. The spec gives no HTTP statuses;
+// the emulator uses these:
+//
+//	type                  status
+//	validation            422 (what the real API was seen to answer)
+//	authentication        401
+//	authorization         403
+//	limit_reached         403
+//	license_expired       402
+//	not_found             404
+//	group_not_found       404
+//	already_exist         409
+//	transfer_ownership    409
+//	misdirected_request   421
+//	too_many_requests     429, with Retry-After: 1
+//	unsupported_version   400
+//	internal              500
+//
+// A method other than POST is 405 and a body over 4 MiB is 413, both with a validation body. An
+// unknown action is 404 not_found. An unknown group is group_not_found, an unknown agent, bot,
+// webhook or property not_found. transfer_ownership has no path in this API's documented actions
+// and is produced only by SetFault.
+//
+// Every response carries Deprecation: <date> (WithDeprecation), as v3.2 is deprecated.
+//
+// # Faults and counters
+//
+// WithLatency, WithErrorRate and WithThrottleRate (or EMULATOR_LATENCY, EMULATOR_ERROR_RATE and
+// EMULATOR_THROTTLE_RATE, see OptionsFromEnv) slow down or fail a share of all calls. SetFault
+// makes one action answer one error type, or adds latency to it, for a number of calls or until
+// cleared. Calls counts the calls each action received, refused ones included. The same controls
+// are served over HTTP under /emulator/ (see serveAdmin): GET /emulator/stats, POST
+// /emulator/reset, POST and DELETE /emulator/faults, GET /emulator/tokens.
+package emulator

@@ -1,0 +1,495 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Emulator is an in-memory LiveChat Configuration API v3.2. It is an http.Handler; see the
+// package doc for what it serves. It is safe for concurrent use.
+type Emulator struct {
+	mu sync.Mutex // guards w
+	w  *world
+
+	calls map[string]*atomic.Int64 // per action, fixed at New
+
+	latency      time.Duration
+	errorRate    float64
+	throttleRate float64
+	deprecation  string
+
+	faultsMu sync.Mutex
+	faults   map[string]*Fault
+}
+
+// Fault is what SetFault makes one action do.
+type Fault struct {
+	// Error, when set, is the error type every call of the action answers with, one of
+	// ErrorTypes.
+	Error string
+	// Latency is added to every call of the action, on top of the emulator's latency.
+	Latency time.Duration
+	// Times, when above 0, is how many calls the fault applies to; then it is cleared. 0 means
+	// until ClearFaults or another SetFault.
+	Times int
+}
+
+// DefaultDeprecation is the date sent in the Deprecation header unless WithDeprecation says
+// otherwise. The spec marks v3.2 deprecated but gives no date; this one is a placeholder in the
+// documented YYYY-MM-DD format.
+const DefaultDeprecation = "2027-06-30"
+
+// maxBodyBytes caps a request body, so that a runaway client cannot exhaust the emulator's
+// memory. No documented request comes near it.
+const maxBodyBytes = 4 << 20
+
+type options struct {
+	latency      time.Duration
+	errorRate    float64
+	throttleRate float64
+	deprecation  string
+	configs      []*Config
+	seed         *uint64
+}
+
+// Option configures an Emulator.
+type Option func(*options)
+
+// WithLatency adds d to every action call.
+func WithLatency(d time.Duration) Option { return func(o *options) { o.latency = d } }
+
+// WithErrorRate answers the fraction f (0 to 1) of action calls with 500 internal.
+func WithErrorRate(f float64) Option { return func(o *options) { o.errorRate = f } }
+
+// WithThrottleRate answers the fraction f (0 to 1) of action calls with 429 too_many_requests
+// and Retry-After: 1.
+func WithThrottleRate(f float64) Option { return func(o *options) { o.throttleRate = f } }
+
+// WithDeprecation sets the date, YYYY-MM-DD, of every response's Deprecation header.
+func WithDeprecation(date string) Option { return func(o *options) { o.deprecation = date } }
+
+// WithConfig adds the licenses and tokens of c to the built-in ones.
+func WithConfig(c *Config) Option { return func(o *options) { o.configs = append(o.configs, c) } }
+
+// WithSeed makes the ids the emulator generates repeat from run to run.
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = &seed } }
+
+var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+// New returns an emulator holding the built-in licenses and tokens and those of any WithConfig.
+// It refuses options out of range, naming each.
+func New(opts ...Option) (*Emulator, error) {
+	o := options{deprecation: DefaultDeprecation}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if o.latency < 0 {
+		errs = append(errs, fmt.Errorf("latency %v is negative", o.latency))
+	}
+	if o.errorRate < 0 || o.errorRate > 1 {
+		errs = append(errs, fmt.Errorf("error rate %v is not between 0 and 1", o.errorRate))
+	}
+	if o.throttleRate < 0 || o.throttleRate > 1 {
+		errs = append(errs, fmt.Errorf("throttle rate %v is not between 0 and 1", o.throttleRate))
+	}
+	if _, err := time.Parse(time.DateOnly, o.deprecation); err != nil || !datePattern.MatchString(o.deprecation) {
+		errs = append(errs, fmt.Errorf("deprecation date %q is not YYYY-MM-DD", o.deprecation))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("emulator: %w", errors.Join(errs...))
+	}
+	seed := rand.Uint64()
+	if o.seed != nil {
+		seed = *o.seed
+	}
+	w := &world{
+		licenses: map[string]*license{},
+		tokens:   map[string]*token{},
+		rand:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+	builtin, err := ParseConfig(builtinJSON)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range append([]*Config{builtin}, o.configs...) {
+		if err := w.load(c); err != nil {
+			return nil, err
+		}
+	}
+	e := &Emulator{
+		w: w, calls: map[string]*atomic.Int64{}, faults: map[string]*Fault{},
+		latency: o.latency, errorRate: o.errorRate, throttleRate: o.throttleRate, deprecation: o.deprecation,
+	}
+	for name := range handlers {
+		e.calls[name] = new(atomic.Int64)
+	}
+	return e, nil
+}
+
+// Calls returns how many calls each action has received since New or the last ResetCalls,
+// refused ones included. Every action is present.
+func (e *Emulator) Calls() map[string]int64 {
+	out := make(map[string]int64, len(e.calls))
+	for name, n := range e.calls {
+		out[name] = n.Load()
+	}
+	return out
+}
+
+// ResetCalls sets every action's call count to 0.
+func (e *Emulator) ResetCalls() {
+	for _, n := range e.calls {
+		n.Store(0)
+	}
+}
+
+// SetFault makes action behave as f says, replacing any fault it had. A zero Fault clears it.
+func (e *Emulator) SetFault(action string, f Fault) error {
+	if handlers[action] == nil {
+		return fmt.Errorf("emulator: unknown action %q", action)
+	}
+	if f.Error != "" && !slices.Contains(ErrorTypes(), f.Error) {
+		return fmt.Errorf("emulator: unknown error type %q, want one of %v", f.Error, ErrorTypes())
+	}
+	if f.Latency < 0 || f.Times < 0 {
+		return fmt.Errorf("emulator: negative latency or times")
+	}
+	e.faultsMu.Lock()
+	defer e.faultsMu.Unlock()
+	if f == (Fault{}) {
+		delete(e.faults, action)
+	} else {
+		e.faults[action] = &f
+	}
+	return nil
+}
+
+// ClearFaults removes every fault that SetFault made.
+func (e *Emulator) ClearFaults() {
+	e.faultsMu.Lock()
+	defer e.faultsMu.Unlock()
+	clear(e.faults)
+}
+
+// fault returns action's fault for one call, counting it against Times.
+func (e *Emulator) fault(action string) Fault {
+	e.faultsMu.Lock()
+	defer e.faultsMu.Unlock()
+	f := e.faults[action]
+	if f == nil {
+		return Fault{}
+	}
+	out := *f
+	if f.Times > 0 {
+		if f.Times--; f.Times == 0 {
+			delete(e.faults, action)
+		}
+	}
+	return out
+}
+
+// Tokens returns the configured tokens, sorted.
+func (e *Emulator) Tokens() []TokenConfig {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []TokenConfig
+	for _, t := range e.w.tokens {
+		out = append(out, t.TokenConfig)
+	}
+	slices.SortFunc(out, func(a, b TokenConfig) int { return strings.Compare(a.Token, b.Token) })
+	return out
+}
+
+// Snapshot returns the whole state as JSON. Two snapshots are equal exactly when the state is,
+// so tests can check that a refused call changed nothing.
+func (e *Emulator) Snapshot() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, err := json.Marshal(e.w.licenses)
+	if err != nil {
+		panic(err) // the state holds only JSON values
+	}
+	return b
+}
+
+// actionPath matches /v<version>/configuration/action/<action>.
+var actionPath = regexp.MustCompile(`^/v([^/]+)/configuration/action/([^/]+)$`)
+
+// ServeHTTP serves the actions, and the emulator's own endpoints under /emulator/.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Deprecation", e.deprecation)
+	if strings.HasPrefix(r.URL.Path, "/emulator/") {
+		e.serveAdmin(w, r)
+		return
+	}
+	m := actionPath.FindStringSubmatch(r.URL.Path)
+	if m == nil || handlers[m[2]] == nil {
+		writeError(w, http.StatusNotFound, newError(errNotFound, "no such action: %s", r.URL.Path))
+		return
+	}
+	version, action := m[1], m[2]
+	e.calls[action].Add(1)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, newError(errValidation, "method %s is not allowed; actions take POST", r.Method))
+		return
+	}
+	f := e.fault(action)
+	if !sleep(r.Context(), e.latency+f.Latency) {
+		return // the client is gone
+	}
+	if err := e.injected(r, f); err != nil {
+		if err.Type == errTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, 0, err)
+		return
+	}
+	if version != "3.2" {
+		writeError(w, 0, newError(errUnsupportedVersion, "unsupported version v%s; this API is v3.2", version))
+		return
+	}
+	status, body := e.serveAction(r, action)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// injected returns the error a call answers with by fault injection, or nil.
+func (e *Emulator) injected(r *http.Request, f Fault) *apiError {
+	switch {
+	case f.Error != "":
+		err := newError(f.Error, "")
+		if f.Error == errMisdirectedRequest {
+			err.Data = map[string]any{"region": e.regionForMisdirect(r)}
+		}
+		return err
+	case e.throttleRate > 0 && rand.Float64() < e.throttleRate:
+		return newError(errTooManyRequests, "")
+	case e.errorRate > 0 && rand.Float64() < e.errorRate:
+		return newError(errInternal, "")
+	}
+	return nil
+}
+
+// regionForMisdirect is the region a forced misdirected_request names: the token's own, so that
+// a client that follows it succeeds, or else the region the request did not go to.
+func (e *Emulator) regionForMisdirect(r *http.Request) string {
+	e.mu.Lock()
+	t := e.w.tokens[bearer(r)]
+	e.mu.Unlock()
+	if t != nil {
+		return t.region
+	}
+	if requestRegion(r) == "fra" {
+		return "dal"
+	}
+	return "fra"
+}
+
+// serveAction checks the call's credentials and body and runs the action's handler, returning
+// the status and JSON body to answer with.
+func (e *Emulator) serveAction(r *http.Request, action string) (int, []byte) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return encodeError(http.StatusRequestEntityTooLarge, invalid("", "request body is larger than %d bytes", maxBodyBytes))
+		}
+		return encodeError(0, invalid("", "cannot read the request body: %v", err))
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return encodeError(0, invalid("", "the Content-Type header must be application/json"))
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tok := e.w.tokens[bearer(r)]
+	if tok == nil {
+		return encodeError(0, newError(errAuthentication, "Authentication error: missing or unknown access token"))
+	}
+	if region := requestRegion(r); region != tok.region {
+		err := newError(errMisdirectedRequest, "Wrong region: the token belongs to region %s, not %s", tok.region, region)
+		err.Data = map[string]any{"region": tok.region}
+		return encodeError(0, err)
+	}
+	lic := e.w.licenses[tok.License]
+	if lic.Expired {
+		return encodeError(0, newError(errLicenseExpired, ""))
+	}
+	if lic.Agents[tok.Agent] == nil {
+		return encodeError(0, newError(errAuthentication, "Authentication error: the token's agent no longer exists"))
+	}
+	c := &call{w: e.w, lic: lic, tok: tok}
+	if err := c.parse(action, body); err != nil {
+		return encodeError(0, err)
+	}
+	resp, apiErr := handlers[action](c)
+	if apiErr != nil {
+		return encodeError(0, apiErr)
+	}
+	if resp == nil {
+		resp = map[string]any{}
+	}
+	// Encoded under the lock: the answer may share maps with the state.
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return encodeError(0, newError(errInternal, ""))
+	}
+	return http.StatusOK, b
+}
+
+// bearer returns the request's bearer token, or "".
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// requestRegion returns the region a request was sent to: its X-Region header, or dal.
+func requestRegion(r *http.Request) string {
+	if v := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Region"))); v != "" {
+		return v
+	}
+	return defaultRegion
+}
+
+// sleep waits for d, or until ctx is done, and reports whether it waited the whole time.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// encodeError returns the status and body of err. A status of 0 is the error type's own.
+func encodeError(status int, err *apiError) (int, []byte) {
+	if status == 0 {
+		status = err.status()
+	}
+	b, _ := json.Marshal(map[string]any{"error": err})
+	return status, b
+}
+
+func writeError(w http.ResponseWriter, status int, err *apiError) {
+	status, b := encodeError(status, err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// serveAdmin serves the emulator's own endpoints:
+//
+//	GET  /emulator/stats   {"calls": {"<action>": n, ...}}
+//	POST /emulator/reset   sets the counters to 0
+//	POST /emulator/faults  {"action": "...", "error": "...", "latency": "100ms", "times": n}
+//	DELETE /emulator/faults clears every fault
+//	GET  /emulator/tokens  the configured tokens
+func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	route := r.Method + " " + r.URL.Path
+	switch route {
+	case "GET /emulator/stats":
+		writeJSON(w, map[string]any{"calls": e.Calls()})
+	case "POST /emulator/reset":
+		e.ResetCalls()
+		writeJSON(w, map[string]any{"calls": e.Calls()})
+	case "POST /emulator/faults":
+		var req struct {
+			Action  string `json:"action"`
+			Error   string `json:"error"`
+			Latency string `json:"latency"`
+			Times   int    `json:"times"`
+		}
+		d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, invalid("", "fault: %v", err))
+			return
+		}
+		f := Fault{Error: req.Error, Times: req.Times}
+		if req.Latency != "" {
+			lat, err := time.ParseDuration(req.Latency)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, invalid("latency", "%v", err))
+				return
+			}
+			f.Latency = lat
+		}
+		if err := e.SetFault(req.Action, f); err != nil {
+			writeError(w, http.StatusBadRequest, invalid("", "%v", err))
+			return
+		}
+		writeJSON(w, map[string]any{})
+	case "DELETE /emulator/faults":
+		e.ClearFaults()
+		writeJSON(w, map[string]any{})
+	case "GET /emulator/tokens":
+		writeJSON(w, map[string]any{"tokens": e.Tokens()})
+	default:
+		writeError(w, http.StatusNotFound, newError(errNotFound, "no such emulator endpoint: %s", route))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// OptionsFromEnv returns the options that the environment variables EMULATOR_LATENCY (a
+// duration), EMULATOR_ERROR_RATE and EMULATOR_THROTTLE_RATE (fractions from 0 to 1) and
+// EMULATOR_DEPRECATION (YYYY-MM-DD) set. It reports every bad value at once, by name.
+func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
+	var opts []Option
+	var errs []error
+	if v := getenv("EMULATOR_LATENCY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("EMULATOR_LATENCY=%q: want a duration such as 50ms", v))
+		}
+		opts = append(opts, WithLatency(d))
+	}
+	rate := func(name string, with func(float64) Option) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a fraction from 0 to 1", name, v))
+		}
+		opts = append(opts, with(f))
+	}
+	rate("EMULATOR_ERROR_RATE", WithErrorRate)
+	rate("EMULATOR_THROTTLE_RATE", WithThrottleRate)
+	if v := getenv("EMULATOR_DEPRECATION"); v != "" {
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			errs = append(errs, fmt.Errorf("EMULATOR_DEPRECATION=%q: want a date YYYY-MM-DD", v))
+		}
+		opts = append(opts, WithDeprecation(v))
+	}
+	return opts, errors.Join(errs...)
+}

@@ -1,0 +1,170 @@
+package emulator
+
+import (
+	"slices"
+)
+
+type groupRequest struct {
+	ID              int64              `json:"id"`
+	Name            *string            `json:"name"`
+	LanguageCode    *string            `json:"language_code"`
+	AgentPriorities *map[string]string `json:"agent_priorities"`
+	Fields          []string           `json:"fields"`
+}
+
+// routingStatus is every group's routing status: nobody is logged in to an emulator.
+const routingStatus = "offline"
+
+func createGroup(c *call) (any, *apiError) {
+	var r groupRequest
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	if err := c.need("groups--all:rw"); err != nil {
+		return nil, err
+	}
+	if err := c.lic.checkPriorities(*r.AgentPriorities); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(mapValues(*r.AgentPriorities), "normal") {
+		return nil, invalid("agent_priorities", "at least one agent must have the normal priority")
+	}
+	g := &group{ID: c.lic.NextGroupID, Name: *r.Name, LanguageCode: "en", Members: map[string]string{}}
+	if r.LanguageCode != nil {
+		g.LanguageCode = *r.LanguageCode
+	}
+	c.lic.NextGroupID++
+	for id, p := range *r.AgentPriorities {
+		g.Members[id] = p
+	}
+	c.lic.Groups[g.ID] = g
+	return map[string]any{"id": g.ID}, nil
+}
+
+// checkPriorities checks that every key of an agent_priorities map is an agent or a bot.
+func (l *license) checkPriorities(ps map[string]string) *apiError {
+	for _, id := range sortedKeys(ps) {
+		if l.Agents[id] == nil && l.Bots[id] == nil {
+			return newError(errNotFound, "agent_priorities.%s: agent %q not found", id, id)
+		}
+	}
+	return nil
+}
+
+// group returns the group with id after checking the scopes: my for a group the requester is a
+// member of, all for the others.
+func (c *call) group(id int64, my, all string) (*group, *apiError) {
+	if err := c.need(my); err != nil {
+		return nil, err
+	}
+	g := c.lic.Groups[id]
+	if g == nil {
+		return nil, newError(errGroupNotFound, "group %d not found", id)
+	}
+	if _, member := g.Members[c.tok.Agent]; !member {
+		if err := c.need(all); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func updateGroup(c *call) (any, *apiError) {
+	var r groupRequest
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	g, err := c.group(r.ID, "groups--my:rw", "groups--all:rw")
+	if err != nil {
+		return nil, err
+	}
+	if r.AgentPriorities != nil {
+		if err := c.lic.checkPriorities(*r.AgentPriorities); err != nil {
+			return nil, err
+		}
+	}
+	if r.Name != nil {
+		g.Name = *r.Name
+	}
+	if r.LanguageCode != nil {
+		g.LanguageCode = *r.LanguageCode
+	}
+	if r.AgentPriorities != nil {
+		g.Members = map[string]string{}
+		for id, p := range *r.AgentPriorities {
+			g.Members[id] = p
+		}
+	}
+	return nil, nil
+}
+
+func deleteGroup(c *call) (any, *apiError) {
+	var r groupRequest
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	g, err := c.group(r.ID, "groups--my:rw", "groups--all:rw")
+	if err != nil {
+		return nil, err
+	}
+	if g.ID == generalGroup {
+		return nil, invalid("id", "group 0 (General) cannot be deleted")
+	}
+	delete(c.lic.Groups, g.ID)
+	delete(c.lic.GroupValues, g.ID)
+	return nil, nil
+}
+
+func listGroups(c *call) (any, *apiError) {
+	var r groupRequest
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	if err := c.need("groups--all:ro"); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(c.lic.Groups))
+	for id := range c.lic.Groups {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := []any{}
+	for _, id := range ids {
+		out = append(out, c.lic.Groups[id].view(r.Fields))
+	}
+	return out, nil
+}
+
+func getGroup(c *call) (any, *apiError) {
+	var r groupRequest
+	if err := c.decode(&r); err != nil {
+		return nil, err
+	}
+	g, err := c.group(r.ID, "groups--my:ro", "groups--all:ro")
+	if err != nil {
+		return nil, err
+	}
+	return g.view(r.Fields), nil
+}
+
+// view is a group as list_groups and get_group answer it.
+func (g *group) view(fields []string) map[string]any {
+	v := map[string]any{"id": g.ID, "name": g.Name, "language_code": g.LanguageCode}
+	for _, f := range fields {
+		switch f {
+		case "agent_priorities":
+			v[f] = orEmptyMap(g.Members)
+		case "routing_status":
+			v[f] = routingStatus
+		}
+	}
+	return v
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,242 @@
+package emulator
+
+import (
+	"net/url"
+	"regexp"
+)
+
+// The allowed values the spec lists.
+var (
+	roles               = []string{"viceowner", "administrator", "normal"}
+	loginStatuses       = []string{"accepting chats", "not accepting chats"}
+	priorities          = []string{"first", "normal", "last", "supervisor"}
+	days                = []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+	emailSubscriptions  = []string{"daily_summary", "weekly_summary"}
+	notificationsValues = []string{
+		"new_visitor", "incoming_chat", "returning_visitor", "queued_visitor", "visitor_is_typing",
+		"new_goal", "unassigned_chats", "unassigned_chat_messages", "ticket",
+		"inactive_notifications", "mute_all_sounds", "repeat_sound_notifications",
+		"ticket_notifications",
+	}
+	// agentFields are get_agent's and list_agents' fields[] values. "summaries" is not in the
+	// tables but is what list_agents' example asks for; it is accepted as a name of
+	// email_subscriptions and answered under the name that was asked for.
+	agentFields = []string{
+		"work_scheduler", "groups", "email_subscriptions", "summaries", "notifications",
+		"job_title", "mobile", "max_chats_count", "suspended", "awaiting_approval",
+	}
+	groupFields    = []string{"agent_priorities", "routing_status"}
+	propertyTypes  = []string{"int", "string", "bool", "tokenized_string"}
+	locations      = []string{"chat", "thread", "event", "license", "group"}
+	propertyUsers  = []string{"agent", "customer"}
+	additionalData = []string{"chat_properties"}
+	authorTypes    = []string{"customer", "agent"}
+)
+
+// webhookActions maps each triggering action of register_webhook to the filters the spec's
+// "Triggering actions" table makes available for it.
+var webhookActions = map[string][]string{
+	"incoming_chat":                  {"chat_member_ids", "only_my_chats"},
+	"chat_deactivated":               {"chat_member_ids", "only_my_chats"},
+	"chat_access_granted":            {"chat_member_ids", "only_my_chats"},
+	"chat_access_revoked":            {"chat_member_ids", "only_my_chats"},
+	"user_added_to_chat":             {"chat_member_ids", "only_my_chats"},
+	"user_removed_from_chat":         {"chat_member_ids", "only_my_chats"},
+	"incoming_event":                 {"chat_member_ids", "author_type", "only_my_chats"},
+	"event_updated":                  {"chat_member_ids", "author_type", "only_my_chats"},
+	"incoming_rich_message_postback": {"chat_member_ids", "only_my_chats"},
+	"chat_properties_updated":        {"chat_member_ids", "only_my_chats"},
+	"chat_properties_deleted":        {"chat_member_ids", "only_my_chats"},
+	"thread_properties_updated":      {"chat_member_ids", "only_my_chats"},
+	"thread_properties_deleted":      {"chat_member_ids", "only_my_chats"},
+	"event_properties_updated":       {"chat_member_ids", "only_my_chats"},
+	"event_properties_deleted":       {"chat_member_ids", "only_my_chats"},
+	"thread_tagged":                  {"chat_member_ids", "only_my_chats"},
+	"thread_untagged":                {"chat_member_ids", "only_my_chats"},
+	"routing_status_set":             {},
+	"agent_deleted":                  {"agent_ids"},
+	"customer_created":               {},
+	"events_marked_as_seen":          {"chat_member_ids", "only_my_chats"},
+}
+
+// noAdditionalData lists the actions for which additional_data (chat_properties) is not
+// available, per register_webhook's table. agent_status_changed is named there although it is
+// not a triggering action of this version.
+var noAdditionalData = []string{"agent_status_changed", "agent_deleted", "customer_created"}
+
+// Limits the spec states.
+const (
+	agentMaxChats        = 100
+	agentDefaultMaxChats = 6
+	botMaxChats          = 500
+	botDefaultMaxChats   = 6
+	groupNameMaxRunes    = 180
+	webhooksPerAction    = 60 // for bearer tokens
+	webhooksPerActionPAT = 10 // for personal access tokens
+)
+
+var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+func timeOfDay(s string) string {
+	if !hhmm.MatchString(s) {
+		return "must be a time in the format HH:MM"
+	}
+	return ""
+}
+
+func absoluteURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an absolute http or https URL"
+	}
+	return ""
+}
+
+// Parts shared by several requests.
+var (
+	workScheduler = &mapping{keys: days, values: obj(
+		req("start", &str{format: timeOfDay}),
+		req("end", &str{format: timeOfDay}),
+	)}
+	groupMemberships = arr(obj(req("id", uintValue), req("priority", oneOf(priorities...))))
+	agentFieldsList  = set(oneOf(agentFields...))
+	groupFieldsList  = set(oneOf(groupFields...))
+	agentPriorities  = mapOf(oneOf(priorities...))
+	groupName        = &str{nonEmpty: true, maxRunes: groupNameMaxRunes}
+	webhookFilters   = obj(
+		opt("author_type", oneOf(authorTypes...)),
+		opt("only_my_chats", boolValue),
+		opt("chat_member_ids", &mapping{
+			keys: []string{"agents_any", "agents_exclude"}, values: set(nonEmpty), minKeys: 1, maxKeys: 1,
+		}),
+		opt("agent_ids", set(nonEmpty)),
+		opt("chat_properties", mapOf(anyValue{})),
+	)
+	botWebhooks = obj(
+		req("url", &str{format: absoluteURL}),
+		req("secret_key", nonEmpty),
+		req("actions", arr(obj(
+			req("name", oneOf(sortedKeys(webhookActions)...)),
+			opt("filters", webhookFilters),
+			opt("additional_data", set(oneOf(additionalData...))),
+		))),
+	)
+	// propertyValues is {"<namespace>": {"<name>": <value>}}; values are checked against each
+	// property's registration by the handler.
+	propertyValues = mapOf(mapOf(anyValue{}))
+	// propertyNames is {"<namespace>": ["<name>", ...]}.
+	propertyNames  = mapOf(set(nonEmpty))
+	propertySchema = obj(
+		req("type", oneOf(propertyTypes...)),
+		req("locations", &mapping{keys: locations, minKeys: 1, values: obj(
+			req("access", &mapping{keys: propertyUsers, minKeys: 1, values: obj(
+				req("read", boolValue),
+				req("write", boolValue),
+			)}),
+		)}),
+		opt("description", anyString),
+		opt("domain", arr(anyValue{})),
+		opt("range", obj(opt("from", int32Value), opt("to", int32Value))),
+	)
+)
+
+// requests is the schema of every action's request body.
+var requests = map[string]node{
+	"create_agent": obj(
+		req("id", nonEmpty),
+		req("name", nonEmpty),
+		opt("role", oneOf(roles...)),
+		opt("avatar_path", anyString),
+		opt("login_status", oneOf(loginStatuses...)),
+		opt("job_title", anyString),
+		opt("mobile", anyString),
+		opt("max_chats_count", &integer{0, agentMaxChats}),
+		opt("awaiting_approval", boolValue),
+		opt("groups", groupMemberships),
+		opt("notifications", set(oneOf(notificationsValues...))),
+		opt("email_subscriptions", set(oneOf(emailSubscriptions...))),
+		opt("work_scheduler", workScheduler),
+	),
+	"get_agent":   obj(req("id", nonEmpty), opt("fields", agentFieldsList)),
+	"list_agents": obj(opt("filters", obj(opt("group_ids", set(uintValue)))), opt("fields", agentFieldsList)),
+	"update_agent": obj(
+		req("id", nonEmpty),
+		opt("name", nonEmpty),
+		opt("role", oneOf(roles...)),
+		opt("avatar_path", anyString),
+		opt("login_status", oneOf(loginStatuses...)),
+		opt("job_title", anyString),
+		opt("mobile", anyString),
+		opt("max_chats_count", &integer{0, agentMaxChats}),
+		opt("groups", groupMemberships),
+		opt("notifications", set(oneOf(notificationsValues...))),
+		opt("email_subscriptions", set(oneOf(emailSubscriptions...))),
+		opt("work_scheduler", workScheduler),
+	),
+	"delete_agent":               obj(req("id", nonEmpty)),
+	"suspend_agent":              obj(req("id", nonEmpty)),
+	"unsuspend_agent":            obj(req("id", nonEmpty)),
+	"request_agent_unsuspension": obj(),
+	"approve_agent":              obj(req("id", nonEmpty)),
+
+	"create_bot": obj(
+		req("name", nonEmpty),
+		opt("avatar", anyString),
+		opt("max_chats_count", &integer{0, botMaxChats}),
+		opt("default_group_priority", oneOf(priorities...)),
+		opt("job_title", anyString),
+		opt("groups", groupMemberships),
+		opt("webhooks", botWebhooks),
+		opt("work_scheduler", workScheduler),
+	),
+	"delete_bot": obj(req("bot_agent_id", nonEmpty)),
+	"update_bot": obj(
+		req("id", nonEmpty),
+		opt("name", nonEmpty),
+		opt("avatar", anyString),
+		opt("max_chats_count", &integer{0, botMaxChats}),
+		opt("groups", groupMemberships),
+		opt("default_group_priority", oneOf(priorities...)),
+		opt("webhooks", botWebhooks),
+		opt("work_scheduler", workScheduler),
+	),
+	"list_bots": obj(opt("all", boolValue)),
+	"get_bot":   obj(req("bot_agent_id", nonEmpty)),
+
+	"create_group": obj(
+		req("name", groupName),
+		opt("language_code", anyString),
+		req("agent_priorities", agentPriorities),
+	),
+	"update_group": obj(
+		req("id", uintValue),
+		opt("name", groupName),
+		opt("language_code", anyString),
+		opt("agent_priorities", agentPriorities),
+	),
+	"delete_group": obj(req("id", uintValue)),
+	"list_groups":  obj(opt("fields", groupFieldsList)),
+	"get_group":    obj(req("id", uintValue), opt("fields", groupFieldsList)),
+
+	"register_properties":        mapOf(propertySchema),
+	"list_registered_properties": obj(opt("all", boolValue)),
+	"update_license_properties":  obj(req("properties", propertyValues)),
+	"list_license_properties":    obj(opt("namespace_prefix", anyString), opt("name_prefix", anyString)),
+	"delete_license_properties":  obj(req("properties", propertyNames)),
+	"update_group_properties":    obj(req("group_id", uintValue), req("properties", propertyValues)),
+	"list_group_properties": obj(
+		req("group_id", uintValue), opt("namespace_prefix", anyString), opt("name_prefix", anyString),
+	),
+	"delete_group_properties": obj(req("group_id", uintValue), req("properties", propertyNames)),
+
+	"register_webhook": obj(
+		req("action", oneOf(sortedKeys(webhookActions)...)),
+		req("secret_key", nonEmpty),
+		req("url", &str{format: absoluteURL}),
+		opt("additional_data", set(oneOf(additionalData...))),
+		opt("description", anyString),
+		opt("filters", webhookFilters),
+	),
+	"list_registered_webhooks": obj(),
+	"unregister_webhook":       obj(req("webhook_id", nonEmpty)),
+}
