@@ -161,9 +161,9 @@ func listAgents(c *call) (any, *apiError) {
 // agentView is an agent as get_agent and list_agents answer: the basic fields, and those of
 // fields. A requested list is [] when empty rather than absent.
 func (l *license) agentView(a *agent, fields []string) map[string]any {
-	v := map[string]any{"id": a.ID, "name": a.Name, "role": a.Role, "login_status": a.LoginStatus}
-	if a.AvatarPath != "" {
-		v["avatar_path"] = a.AvatarPath
+	// avatar_path is answered even when empty, as get_agent's example has it among the basics.
+	v := map[string]any{
+		"id": a.ID, "name": a.Name, "avatar_path": a.AvatarPath, "role": a.Role, "login_status": a.LoginStatus,
 	}
 	for _, f := range fields {
 		switch f {

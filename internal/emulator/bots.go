@@ -230,11 +230,8 @@ func getBot(c *call) (any, *apiError) {
 
 // summary is a bot as list_bots answers.
 func (b *bot) summary() map[string]any {
-	v := map[string]any{"id": b.ID, "name": b.Name, "status": b.Status}
-	if b.Avatar != "" {
-		v["avatar"] = b.Avatar
-	}
-	return v
+	// avatar is answered even when empty, as list_bots' example has it.
+	return map[string]any{"id": b.ID, "name": b.Name, "avatar": b.Avatar, "status": b.Status}
 }
 
 // checkWebhookFilters checks a webhook's filters and additional data against its action, as the

@@ -248,6 +248,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, newError(errValidation, "method %s is not allowed; actions take POST", r.Method))
 		return
 	}
+	// The body is read first: only then does net/http watch the connection and cancel the
+	// request's context when the client goes away, which ends an injected latency early.
+	body, readErr := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	f := e.fault(action)
 	if !sleep(r.Context(), e.latency+f.Latency) {
 		return // the client is gone
@@ -263,10 +266,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 0, newError(errUnsupportedVersion, "unsupported version v%s; this API is v3.2", version))
 		return
 	}
-	status, body := e.serveAction(r, action)
+	status, answer := e.serveAction(r, action, body, readErr)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(body)
+	w.Write(answer)
 }
 
 // injected returns the error a call answers with by fault injection, or nil.
@@ -301,10 +304,9 @@ func (e *Emulator) regionForMisdirect(r *http.Request) string {
 	return "fra"
 }
 
-// serveAction checks the call's credentials and body and runs the action's handler, returning
-// the status and JSON body to answer with.
-func (e *Emulator) serveAction(r *http.Request, action string) (int, []byte) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+// serveAction checks the call's credentials and body, read with error err, and runs the
+// action's handler, returning the status and JSON body to answer with.
+func (e *Emulator) serveAction(r *http.Request, action string, body []byte, err error) (int, []byte) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -147,16 +147,13 @@ func getGroup(c *call) (any, *apiError) {
 	return g.view(r.Fields), nil
 }
 
-// view is a group as list_groups and get_group answer it.
+// view is a group as list_groups and get_group answer it. routing_status is always answered:
+// fields[] lists it as optional, but list_groups' example answers it to a request without
+// fields, and a client may rely on either.
 func (g *group) view(fields []string) map[string]any {
-	v := map[string]any{"id": g.ID, "name": g.Name, "language_code": g.LanguageCode}
-	for _, f := range fields {
-		switch f {
-		case "agent_priorities":
-			v[f] = orEmptyMap(g.Members)
-		case "routing_status":
-			v[f] = routingStatus
-		}
+	v := map[string]any{"id": g.ID, "name": g.Name, "language_code": g.LanguageCode, "routing_status": routingStatus}
+	if slices.Contains(fields, "agent_priorities") {
+		v["agent_priorities"] = orEmptyMap(g.Members)
 	}
 	return v
 }
