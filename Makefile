@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated lint test fuzz
+.PHONY: all generate check-generated lint test fuzz emulator
 
 all: test
 
@@ -44,3 +44,9 @@ test: check-generated lint
 fuzz:
 	go test ./internal/rest -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME)
 	go test ./internal/rest -run '^$$' -fuzz '^FuzzResponseDecoding$$' -fuzztime $(FUZZTIME)
+	go test ./internal/emulator -run '^$$' -fuzz '^FuzzAction$$' -fuzztime $(FUZZTIME)
+
+# emulator: serve the offline Configuration API on 127.0.0.1:8081; ARGS passes flags, such as
+# ARGS='-config internal/emulator/testdata/spec-world.json'.
+emulator:
+	go run ./cmd/livechat-emulator $(ARGS)

@@ -36,9 +36,16 @@
 // 60 webhooks per action, 10 for personal tokens). A handler checks everything before it changes
 // anything, so a refused call changes nothing.
 //
-// Before the body, every call is checked in this order: the path's version (unsupported_version),
-// the token (authentication), the token's region against X-Region, default dal
-// (misdirected_request with data.region), and the license (license_expired).
+// Before its action, every call passes, in this order: the action name (404 not_found), the
+// method (POST), the injected faults, the path's version (unsupported_version), the body's size
+// and Content-Type (application/json), the token (authentication; the token's agent must still
+// exist), the token's region against X-Region, default dal (misdirected_request with
+// data.region), and the license (license_expired).
+//
+// Where the spec's tables and examples disagree, the emulator answers both ways: fields[] takes
+// "summaries" as well as "email_subscriptions", and routing_status, avatar_path and a bot's avatar
+// are always answered because the examples show them unasked. An action documented without a
+// payload answers {}.
 //
 // # Errors
 //
