@@ -205,8 +205,14 @@ func updateProperties(c *call) (any, *apiError) {
 			}
 		}
 	}
+	if !slices.ContainsFunc(mapValues(req), func(p any) bool { return len(p.(map[string]any)) > 0 }) {
+		return map[string]any{}, nil // nothing to set, so nothing to record
+	}
 	vals := create()
 	for ns, props := range req {
+		if len(props.(map[string]any)) == 0 {
+			continue // nothing to set, so nothing to record
+		}
 		if vals[ns] == nil {
 			vals[ns] = map[string]any{}
 		}

@@ -641,3 +641,20 @@ func TestPropertiesOtherLicense(t *testing.T) {
 		t.Errorf("license A lists license B's namespace: %v", sortedKeys(got))
 	}
 }
+
+// TestEmptyPropertyUpdateRecordsNothing checks that setting no values, in a namespace or at all,
+// leaves the state exactly as it was.
+func TestEmptyPropertyUpdateRecordsNothing(t *testing.T) {
+	v := newEnv(t)
+	for _, c := range []struct{ action, body string }{
+		{"update_license_properties", `{"properties":{}}`},
+		{"update_license_properties", `{"properties":{"unregistered":{}}}`},
+		{"update_group_properties", `{"group_id":0,"properties":{"test":{}}}`},
+	} {
+		before := v.e.Snapshot()
+		v.ok(ownerA, c.action, c.body)
+		if after := v.e.Snapshot(); string(before) != string(after) {
+			t.Errorf("%s(%s) set nothing but changed the state", c.action, c.body)
+		}
+	}
+}
