@@ -1,8 +1,9 @@
 package emulator
 
 import (
-	"fmt"
 	"slices"
+
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 // membership is one element of an agent's or bot's groups.
@@ -62,7 +63,7 @@ func createAgent(c *call) (any, *apiError) {
 	c.lic.Seq++
 	a := &agent{
 		Seq: c.lic.Seq, ID: r.ID, Role: "normal", LoginStatus: "not accepting chats",
-		MaxChatsCount: agentDefaultMaxChats, AwaitingApproval: !approvalFree,
+		MaxChatsCount: spec.AgentDefaultMaxChats, AwaitingApproval: !approvalFree,
 	}
 	if r.AwaitingApproval != nil {
 		a.AwaitingApproval = *r.AwaitingApproval
@@ -297,21 +298,16 @@ func (l *license) agent(id string) (*agent, *apiError) {
 	return nil, newError(errNotFound, "agent %q not found", id)
 }
 
-// checkMemberships checks the groups of an agent or bot: every group exists and none is named
-// twice.
+// checkMemberships checks that every group of an agent or bot exists. The spec's rules have
+// already refused a group listed twice.
 func (l *license) checkMemberships(path string, ms *[]membership) *apiError {
 	if ms == nil {
 		return nil
 	}
-	seen := map[int64]bool{}
 	for i, m := range *ms {
 		if l.Groups[m.ID] == nil {
 			return newError(errGroupNotFound, "%s[%d].id: group %d not found", path, i, m.ID)
 		}
-		if seen[m.ID] {
-			return invalid(fmt.Sprintf("%s[%d].id", path, i), "group %d is listed twice", m.ID)
-		}
-		seen[m.ID] = true
 	}
 	return nil
 }

@@ -1,8 +1,7 @@
 package emulator
 
 import (
-	"fmt"
-	"slices"
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 // botRequest is create_bot's and update_bot's request.
@@ -32,10 +31,7 @@ func createBot(c *call) (any, *apiError) {
 	if err := c.need("agents-bot--my:rw"); err != nil {
 		return nil, err
 	}
-	webhooks, err := checkBotWebhooks(c.field("webhooks"))
-	if err != nil {
-		return nil, err
-	}
+	webhooks, _ := c.field("webhooks").(map[string]any)
 	if err := c.lic.checkMemberships("groups", r.Groups); err != nil {
 		return nil, err
 	}
@@ -49,7 +45,7 @@ func createBot(c *call) (any, *apiError) {
 	c.lic.Seq++
 	b := &bot{
 		Seq: c.lic.Seq, ID: id, Status: "not accepting chats", ClientID: c.tok.ClientID,
-		Personal: c.tok.Personal, MaxChatsCount: botDefaultMaxChats, Webhooks: webhooks,
+		Personal: c.tok.Personal, MaxChatsCount: spec.BotDefaultMaxChats, Webhooks: webhooks,
 	}
 	b.apply(&r)
 	c.lic.Bots[id] = b
@@ -85,31 +81,6 @@ func (b *bot) apply(r *botRequest) {
 	if r.WorkScheduler != nil {
 		b.WorkScheduler = *r.WorkScheduler
 	}
-}
-
-// checkBotWebhooks checks the rules of a bot's webhooks that the schema cannot express, and
-// returns them as they will be stored. v is the request's webhooks value, or nil.
-func checkBotWebhooks(v any) (map[string]any, *apiError) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, nil
-	}
-	seen := map[string]bool{}
-	for i, a := range m["actions"].([]any) {
-		action := a.(map[string]any)
-		path := fmt.Sprintf("webhooks.actions[%d]", i)
-		name := action["name"].(string)
-		if seen[name] {
-			return nil, invalid(path+".name", "action %q is listed twice; actions have to be unique", name)
-		}
-		seen[name] = true
-		filters, _ := action["filters"].(map[string]any)
-		additional, _ := action["additional_data"].([]any)
-		if err := checkWebhookFilters(path, name, filters, additional); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
 }
 
 // botOwn reports whether the requester owns b: the requester's application created it, or, for a
@@ -162,10 +133,7 @@ func updateBot(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	webhooks, err := checkBotWebhooks(c.field("webhooks"))
-	if err != nil {
-		return nil, err
-	}
+	webhooks, _ := c.field("webhooks").(map[string]any)
 	if err := c.lic.checkMemberships("groups", r.Groups); err != nil {
 		return nil, err
 	}
@@ -232,21 +200,4 @@ func getBot(c *call) (any, *apiError) {
 func (b *bot) summary() map[string]any {
 	// avatar is answered even when empty, as list_bots' example has it.
 	return map[string]any{"id": b.ID, "name": b.Name, "avatar": b.Avatar, "status": b.Status}
-}
-
-// checkWebhookFilters checks a webhook's filters and additional data against its action, as the
-// "Triggering actions" table of register_webhook lists them. chat_properties, which the table
-// leaves out but get_bot's example uses, goes with the chat actions.
-func checkWebhookFilters(path, action string, filters map[string]any, additional []any) *apiError {
-	allowed := webhookActions[action]
-	for _, k := range sortedKeys(filters) {
-		ok := slices.Contains(allowed, k) || (k == "chat_properties" && slices.Contains(allowed, "only_my_chats"))
-		if !ok {
-			return invalid(join(path, "filters."+k), "not available for action %q", action)
-		}
-	}
-	if len(additional) > 0 && slices.Contains(noAdditionalData, action) {
-		return invalid(join(path, "additional_data"), "not available for action %q", action)
-	}
-	return nil
 }

@@ -1,11 +1,11 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"slices"
+
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 // call is one action call being served: the license and token it came with, and its request
@@ -69,29 +69,24 @@ var handlers = map[string]handler{
 // Actions returns the names of the 30 actions the emulator serves, sorted.
 func Actions() []string { return sortedKeys(handlers) }
 
-// parse decodes body, the request of action, and checks it against the action's schema. An empty
-// body is taken as {}.
+// parse decodes body, the request of action, and checks it against the spec's rules for the
+// action (package spec). An empty body is taken as {}.
 func (c *call) parse(action string, body []byte) *apiError {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		body = []byte("{}")
+	v, err := spec.Parse(body)
+	if err == nil {
+		err = spec.Check(action, v)
 	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return invalid("", "request body is not valid JSON: %v", err)
+	if err != nil {
+		var violation *spec.Violation
+		if errors.As(err, &violation) {
+			return invalid(violation.Path, "%s", violation.Message)
+		}
+		return newError(errInternal, "emulator: %v", err)
 	}
-	if _, err := d.Token(); !errors.Is(err, io.EOF) {
-		return invalid("", "request body has data after the JSON value")
+	if c.raw, err = json.Marshal(v); err != nil {
+		return newError(errInternal, "emulator: %v", err)
 	}
-	if v == nil {
-		return invalid("", "request body must be a JSON object")
-	}
-	if err := requests[action].check("", v); err != nil {
-		return err
-	}
-	c.body, c.raw = v, body
+	c.body = v
 	return nil
 }
 

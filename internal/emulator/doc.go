@@ -27,7 +27,7 @@
 //
 // # Rules
 //
-// Each request is checked against its action's schema (requests.go): required fields, JSON types,
+// Each request is checked against the spec's rules for its action (package spec, shared with the gateway): required fields, JSON types,
 // the allowed values, HH:MM times, limits (agent max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180
 // characters) and unknown fields, which are refused. Then the action's handler checks the
 // "Required scopes" (a :rw scope grants its :ro, and an --all scope its --my), the resources the

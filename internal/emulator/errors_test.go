@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"github.com/livechat-gateway/gateway/internal/spec"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,7 +37,7 @@ func TestEveryErrorType(t *testing.T) {
 		{errLicenseExpired, []Option{WithConfig(expired)}, func(v *env) result { return v.call("dal:owner-x", "list_groups", `{}`) }},
 		{errLimitReached, nil, func(v *env) result {
 			body := `{"action":"incoming_chat","secret_key":"k","url":"https://example.com/hook"}`
-			for range webhooksPerAction {
+			for range spec.WebhooksPerAction {
 				v.ok(ownerA, "register_webhook", body)
 			}
 			return v.call(ownerA, "register_webhook", body)

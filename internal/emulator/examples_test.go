@@ -113,7 +113,7 @@ func shapeDiff(path string, want, got any, maps map[string]bool) []string {
 		for _, k := range sortedKeys(w) {
 			if maps[path] {
 				if !slices.ContainsFunc(mapValues(g), func(gv any) bool {
-					return shapeDiff(join(path, "*"), w[k], gv, maps) == nil
+					return shapeDiff(joinPath(path, "*"), w[k], gv, maps) == nil
 				}) {
 					diffs = append(diffs, path+": no value has the shape of "+k+"'s")
 				}
@@ -121,10 +121,10 @@ func shapeDiff(path string, want, got any, maps map[string]bool) []string {
 			}
 			gv, ok := g[k]
 			if !ok {
-				diffs = append(diffs, join(path, k)+": missing")
+				diffs = append(diffs, joinPath(path, k)+": missing")
 				continue
 			}
-			diffs = append(diffs, shapeDiff(join(path, k), w[k], gv, maps)...)
+			diffs = append(diffs, shapeDiff(joinPath(path, k), w[k], gv, maps)...)
 		}
 		return diffs
 	case []any:
@@ -185,4 +185,12 @@ func TestShapeDiff(t *testing.T) {
 			t.Errorf("shapeDiff(%s, %s, %v) = %v, want ok=%v", tc.want, tc.got, tc.maps, d, tc.ok)
 		}
 	}
+}
+
+// joinPath returns the path of key k inside path.
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
 }

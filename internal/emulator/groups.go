@@ -26,9 +26,6 @@ func createGroup(c *call) (any, *apiError) {
 	if err := c.lic.checkPriorities(*r.AgentPriorities); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(mapValues(*r.AgentPriorities), "normal") {
-		return nil, invalid("agent_priorities", "at least one agent must have the normal priority")
-	}
 	g := &group{ID: c.lic.NextGroupID, Name: *r.Name, LanguageCode: "en", Members: map[string]string{}}
 	if r.LanguageCode != nil {
 		g.LanguageCode = *r.LanguageCode
@@ -156,12 +153,4 @@ func (g *group) view(fields []string) map[string]any {
 		v["agent_priorities"] = orEmptyMap(g.Members)
 	}
 	return v
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }

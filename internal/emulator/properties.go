@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 func registerProperties(c *call) (any, *apiError) {
@@ -21,10 +23,8 @@ func registerProperties(c *call) (any, *apiError) {
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return nil, newError(errInternal, "emulator: property type does not match its schema: %v", err)
 		}
+		// The spec's rules have checked the domain and range; the domain keeps its json.Numbers.
 		d.Domain, _ = body[name].(map[string]any)["domain"].([]any)
-		if err := d.check(name); err != nil {
-			return nil, err
-		}
 		if _, ok := c.lic.Props[ns][name]; ok {
 			return nil, newError(errAlreadyExist, "property %q already exists in namespace %q", name, ns)
 		}
@@ -39,47 +39,10 @@ func registerProperties(c *call) (any, *apiError) {
 	return nil, nil
 }
 
-// check checks the rules of a definition that the schema cannot express. A domain and a range
-// are the spec's two ways of configuring a property's domain, so a property takes one of them.
-func (d *propertyDef) check(name string) *apiError {
-	if d.Domain != nil && d.Range != nil {
-		return invalid(name, "a property takes a domain or a range, not both")
-	}
-	if d.Range != nil {
-		if d.Type != "int" {
-			return invalid(name+".range", "a range works only for the int type")
-		}
-		if d.Range.From != nil && d.Range.To != nil && *d.Range.From > *d.Range.To {
-			return invalid(name+".range", "from must not be greater than to")
-		}
-	}
-	if d.Domain != nil && len(d.Domain) == 0 {
-		return invalid(name+".domain", "must not be empty")
-	}
-	for i, v := range d.Domain {
-		if err := d.checkType(name+".domain["+strconv.Itoa(i)+"]", v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkType checks that v is a value of the property's type.
-func (d *propertyDef) checkType(path string, v any) *apiError {
-	switch d.Type {
-	case "int":
-		return int32Value.check(path, v)
-	case "bool":
-		return boolValue.check(path, v)
-	default:
-		return anyString.check(path, v)
-	}
-}
-
 // checkValue checks that v may be set: of the property's type, in its domain and in its range.
 func (d *propertyDef) checkValue(path string, v any) *apiError {
-	if err := d.checkType(path, v); err != nil {
-		return err
+	if err := spec.CheckValue(d.Type, path, v); err != nil {
+		return invalid(path, "%s", err.(*spec.Violation).Message)
 	}
 	if d.Domain != nil && !slices.ContainsFunc(d.Domain, func(x any) bool { return sameValue(x, v) }) {
 		return invalid(path, "value %v is not in the property's domain", v)

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 // allScopes are the scopes the spec's "Required scopes" name. A token configured with "*" holds
@@ -231,9 +233,9 @@ func newLicense(lc *LicenseConfig) *license {
 		"agent": {Read: true, Write: true}, "customer": {Read: true, Write: true},
 	}}
 	test := propsByName{}
-	for _, typ := range propertyTypes {
+	for _, typ := range spec.PropertyTypes {
 		def := &propertyDef{Type: typ, Locations: map[string]propertyLocation{}}
-		for _, loc := range locations {
+		for _, loc := range spec.Locations {
 			def.Locations[loc] = everyone
 		}
 		test[typ+"_property"] = def
@@ -242,7 +244,7 @@ func newLicense(lc *LicenseConfig) *license {
 	l.Seq++
 	l.Agents[lc.Owner.ID] = &agent{
 		Seq: l.Seq, ID: lc.Owner.ID, Name: lc.Owner.Name, Role: "owner",
-		LoginStatus: "not accepting chats", MaxChatsCount: agentDefaultMaxChats,
+		LoginStatus: "not accepting chats", MaxChatsCount: spec.AgentDefaultMaxChats,
 	}
 	l.Groups[generalGroup].Members[lc.Owner.ID] = "normal"
 	return l
@@ -409,4 +411,21 @@ func (w *world) newID(n int) string {
 		b[i] = hex[w.rand.IntN(len(hex))]
 	}
 	return string(b)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -1,8 +1,11 @@
-package emulator
+package spec
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 )
 
 // The allowed values the spec lists.
@@ -25,9 +28,10 @@ var (
 		"work_scheduler", "groups", "email_subscriptions", "summaries", "notifications",
 		"job_title", "mobile", "max_chats_count", "suspended", "awaiting_approval",
 	}
-	groupFields    = []string{"agent_priorities", "routing_status"}
-	propertyTypes  = []string{"int", "string", "bool", "tokenized_string"}
-	locations      = []string{"chat", "thread", "event", "license", "group"}
+	groupFields = []string{"agent_priorities", "routing_status"}
+	// PropertyTypes and Locations are the property types and locations.
+	PropertyTypes  = []string{"int", "string", "bool", "tokenized_string"}
+	Locations      = []string{"chat", "thread", "event", "license", "group"}
 	propertyUsers  = []string{"agent", "customer"}
 	additionalData = []string{"chat_properties"}
 	authorTypes    = []string{"customer", "agent"}
@@ -66,13 +70,17 @@ var noAdditionalData = []string{"agent_status_changed", "agent_deleted", "custom
 
 // Limits the spec states.
 const (
-	agentMaxChats        = 100
-	agentDefaultMaxChats = 6
-	botMaxChats          = 500
-	botDefaultMaxChats   = 6
-	groupNameMaxRunes    = 180
-	webhooksPerAction    = 60 // for bearer tokens
-	webhooksPerActionPAT = 10 // for personal access tokens
+	agentMaxChats     = 100
+	botMaxChats       = 500
+	groupNameMaxRunes = 180
+	// AgentDefaultMaxChats and BotDefaultMaxChats are max_chats_count when a create leaves it
+	// out.
+	AgentDefaultMaxChats = 6
+	BotDefaultMaxChats   = 6
+	// WebhooksPerAction is how many webhooks a bearer token's application may register for one
+	// action; WebhooksPerActionPAT is the same for personal access tokens, all together.
+	WebhooksPerAction    = 60
+	WebhooksPerActionPAT = 10
 )
 
 var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
@@ -98,12 +106,15 @@ var (
 		req("start", &str{format: timeOfDay}),
 		req("end", &str{format: timeOfDay}),
 	)}
-	groupMemberships = arr(obj(req("id", uintValue), req("priority", oneOf(priorities...))))
-	agentFieldsList  = set(oneOf(agentFields...))
-	groupFieldsList  = set(oneOf(groupFields...))
-	agentPriorities  = mapOf(oneOf(priorities...))
-	groupName        = &str{nonEmpty: true, maxRunes: groupNameMaxRunes}
-	webhookFilters   = obj(
+	groupMemberships = &array{
+		elem:     obj(req("id", uintValue), req("priority", oneOf(priorities...))),
+		uniqueBy: "id",
+	}
+	agentFieldsList = set(oneOf(agentFields...))
+	groupFieldsList = set(oneOf(groupFields...))
+	agentPriorities = mapOf(oneOf(priorities...))
+	groupName       = &str{nonEmpty: true, maxRunes: groupNameMaxRunes}
+	webhookFilters  = obj(
 		opt("author_type", oneOf(authorTypes...)),
 		opt("only_my_chats", boolValue),
 		opt("chat_member_ids", &mapping{
@@ -115,11 +126,14 @@ var (
 	botWebhooks = obj(
 		req("url", &str{format: absoluteURL}),
 		req("secret_key", nonEmpty),
-		req("actions", arr(obj(
+		// "Actions have to be unique."
+		req("actions", &array{uniqueBy: "name", elem: obj(
 			req("name", oneOf(sortedKeys(webhookActions)...)),
 			opt("filters", webhookFilters),
 			opt("additional_data", set(oneOf(additionalData...))),
-		))),
+		).withRule(func(path string, m map[string]any) *Violation {
+			return checkWebhookFilters(path, m["name"].(string), m)
+		})}),
 	)
 	// propertyValues is {"<namespace>": {"<name>": <value>}}; values are checked against each
 	// property's registration by the handler.
@@ -127,8 +141,8 @@ var (
 	// propertyNames is {"<namespace>": ["<name>", ...]}.
 	propertyNames  = mapOf(set(nonEmpty))
 	propertySchema = obj(
-		req("type", oneOf(propertyTypes...)),
-		req("locations", &mapping{keys: locations, minKeys: 1, values: obj(
+		req("type", oneOf(PropertyTypes...)),
+		req("locations", &mapping{keys: Locations, minKeys: 1, values: obj(
 			req("access", &mapping{keys: propertyUsers, minKeys: 1, values: obj(
 				req("read", boolValue),
 				req("write", boolValue),
@@ -137,7 +151,7 @@ var (
 		opt("description", anyString),
 		opt("domain", arr(anyValue{})),
 		opt("range", obj(opt("from", int32Value), opt("to", int32Value))),
-	)
+	).withRule(checkPropertyDomain)
 )
 
 // requests is the schema of every action's request body.
@@ -207,7 +221,12 @@ var requests = map[string]node{
 		req("name", groupName),
 		opt("language_code", anyString),
 		req("agent_priorities", agentPriorities),
-	),
+	).withRule(func(path string, m map[string]any) *Violation {
+		if !slices.Contains(mapValues(m["agent_priorities"].(map[string]any)), any("normal")) {
+			return invalid("agent_priorities", "at least one agent must have the normal priority")
+		}
+		return nil
+	}),
 	"update_group": obj(
 		req("id", uintValue),
 		opt("name", groupName),
@@ -236,7 +255,70 @@ var requests = map[string]node{
 		opt("additional_data", set(oneOf(additionalData...))),
 		opt("description", anyString),
 		opt("filters", webhookFilters),
-	),
+	).withRule(func(path string, m map[string]any) *Violation {
+		return checkWebhookFilters(path, m["action"].(string), m)
+	}),
 	"list_registered_webhooks": obj(),
 	"unregister_webhook":       obj(req("webhook_id", nonEmpty)),
+}
+
+// checkWebhookFilters checks a webhook's filters and additional_data (the keys of m) against its
+// action, as the "Triggering actions" table of register_webhook lists them. chat_properties,
+// which the table leaves out but get_bot's example uses, goes with the chat actions.
+func checkWebhookFilters(path, action string, m map[string]any) *Violation {
+	allowed := webhookActions[action]
+	filters, _ := m["filters"].(map[string]any)
+	for _, k := range sortedKeys(filters) {
+		ok := slices.Contains(allowed, k) || (k == "chat_properties" && slices.Contains(allowed, "only_my_chats"))
+		if !ok {
+			return invalid(join(path, "filters."+k), "not available for action %q", action)
+		}
+	}
+	if extra, _ := m["additional_data"].([]any); len(extra) > 0 && slices.Contains(noAdditionalData, action) {
+		return invalid(join(path, "additional_data"), "not available for action %q", action)
+	}
+	return nil
+}
+
+// checkPropertyDomain checks a property definition's domain and range. They are the spec's two
+// ways of configuring a property's domain, so a property takes one of them; a range works only
+// for numbers, and a domain's values must be of the property's type.
+func checkPropertyDomain(path string, m map[string]any) *Violation {
+	typ := m["type"].(string)
+	domain, hasDomain := m["domain"].([]any)
+	rng, hasRange := m["range"].(map[string]any)
+	if hasDomain && hasRange {
+		return invalid(path, "a property takes a domain or a range, not both")
+	}
+	if hasRange {
+		if typ != "int" {
+			return invalid(join(path, "range"), "a range works only for the int type")
+		}
+		from, okFrom := rng["from"].(json.Number)
+		to, okTo := rng["to"].(json.Number)
+		if okFrom && okTo {
+			f, _ := from.Int64()
+			t, _ := to.Int64()
+			if f > t {
+				return invalid(join(path, "range"), "from must not be greater than to")
+			}
+		}
+	}
+	if hasDomain && len(domain) == 0 {
+		return invalid(join(path, "domain"), "must not be empty")
+	}
+	for i, v := range domain {
+		if err := checkValue(typ, join(path, "domain")+"["+strconv.Itoa(i)+"]", v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mapValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package emulator
+package spec
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 // Values are those of encoding/json decoding into any with UseNumber: map[string]any, []any,
 // string, json.Number, bool and nil. A null is refused wherever a value is expected.
 type node interface {
-	check(path string, v any) *apiError
+	check(path string, v any) *Violation
 }
 
 // field is one key of an object.
@@ -35,11 +35,20 @@ func opt(name string, n node) field { return field{name, n, false} }
 // have, such as a misspelt name or an internal field that should never leave the gateway.
 type object struct {
 	fields []field
+	// rule, when set, checks what the fields cannot say alone, such as one field's allowed
+	// values depending on another's. It runs after the fields passed.
+	rule func(path string, m map[string]any) *Violation
 }
 
 func obj(fields ...field) *object { return &object{fields: fields} }
 
-func (o *object) check(path string, v any) *apiError {
+// withRule returns o with rule r.
+func (o *object) withRule(r func(path string, m map[string]any) *Violation) *object {
+	o.rule = r
+	return o
+}
+
+func (o *object) check(path string, v any) *Violation {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return invalid(path, "must be an object")
@@ -61,6 +70,9 @@ func (o *object) check(path string, v any) *apiError {
 			return invalid(join(path, k), "unknown field")
 		}
 	}
+	if o.rule != nil {
+		return o.rule(path, m)
+	}
 	return nil
 }
 
@@ -75,7 +87,7 @@ type mapping struct {
 
 func mapOf(values node) *mapping { return &mapping{values: values} }
 
-func (mp *mapping) check(path string, v any) *apiError {
+func (mp *mapping) check(path string, v any) *Violation {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return invalid(path, "must be an object")
@@ -104,13 +116,15 @@ func (mp *mapping) check(path string, v any) *apiError {
 type array struct {
 	elem   node
 	unique bool // no two elements may be equal (strings and integers)
+	// uniqueBy, when set, names a key of the object elements that no two may share.
+	uniqueBy string
 }
 
 func arr(elem node) *array { return &array{elem: elem} }
 
 func set(elem node) *array { return &array{elem: elem, unique: true} }
 
-func (a *array) check(path string, v any) *apiError {
+func (a *array) check(path string, v any) *Violation {
 	s, ok := v.([]any)
 	if !ok {
 		return invalid(path, "must be an array")
@@ -121,10 +135,17 @@ func (a *array) check(path string, v any) *apiError {
 		if err := a.elem.check(p, e); err != nil {
 			return err
 		}
-		if a.unique {
+		switch {
+		case a.unique:
 			k := fmt.Sprint(e)
 			if seen[k] {
 				return invalid(p, "duplicate value %q", k)
+			}
+			seen[k] = true
+		case a.uniqueBy != "":
+			k := fmt.Sprint(e.(map[string]any)[a.uniqueBy])
+			if seen[k] {
+				return invalid(join(p, a.uniqueBy), "%s is listed twice", k)
 			}
 			seen[k] = true
 		}
@@ -148,7 +169,7 @@ var (
 
 func oneOf(values ...string) *str { return &str{enum: values} }
 
-func (s *str) check(path string, v any) *apiError {
+func (s *str) check(path string, v any) *Violation {
 	x, ok := v.(string)
 	if !ok {
 		return invalid(path, "must be a string")
@@ -179,7 +200,7 @@ var (
 	uintValue  = &integer{0, math.MaxInt32}
 )
 
-func (n *integer) check(path string, v any) *apiError {
+func (n *integer) check(path string, v any) *Violation {
 	x, ok := v.(json.Number)
 	if !ok {
 		return invalid(path, "must be an integer")
@@ -202,7 +223,7 @@ type boolean struct{}
 
 var boolValue = boolean{}
 
-func (boolean) check(path string, v any) *apiError {
+func (boolean) check(path string, v any) *Violation {
 	if _, ok := v.(bool); !ok {
 		return invalid(path, "must be a boolean")
 	}
@@ -212,7 +233,7 @@ func (boolean) check(path string, v any) *apiError {
 // anyValue is any JSON value but null; the action's handler checks it further.
 type anyValue struct{}
 
-func (anyValue) check(path string, v any) *apiError {
+func (anyValue) check(path string, v any) *Violation {
 	if v == nil {
 		return invalid(path, "must not be null")
 	}
