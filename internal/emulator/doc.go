@@ -27,8 +27,9 @@
 //
 // # Rules
 //
-// Each request is checked against the spec's rules for its action (package spec, shared with the gateway): required fields, JSON types,
-// the allowed values, HH:MM times, limits (agent max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180
+// Each request is checked against the spec's rules for its action (package spec, shared with the
+// gateway): required fields, JSON types, the allowed values, HH:MM times, limits (agent
+// max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180
 // characters) and unknown fields, which are refused. Then the action's handler checks the
 // "Required scopes" (a :rw scope grants its :ro, and an --all scope its --my), the resources the
 // request names, and the cross-field rules (a new group needs a normal priority, webhook filters

@@ -11,7 +11,7 @@ import (
 func TestCheckBody(t *testing.T) {
 	for _, tc := range []struct {
 		action, body, path string // path "" with ok: accepted
-		ok                     bool
+		ok                 bool
 	}{
 		{"list_groups", ``, "", true},
 		{"list_groups", `{}`, "", true},
