@@ -2,37 +2,11 @@ package emulator
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
-
-// specExamples is where the spec's JSON examples are kept as files, one request and at most one
-// response per action. internal/rest's tests extract them from the spec and keep them in step
-// with it.
-const specExamples = "../rest/testdata/spec"
-
-// specWorld is a config holding what the spec's examples refer to: the groups 1, 2, 5 and 19,
-// the agents agent1..3@example.com, the bots and the webhook whose ids the examples use, and the
-// token dal:spec, whose client id is the examples' namespace.
-const specWorld = "testdata/spec-world.json"
-
-// exampleOrder is the order in which the examples run, so that each finds what it needs: reads
-// after the writes that create what they read, deletes last.
-var exampleOrder = []string{
-	"create_agent", "get_agent", "list_agents", "update_agent", "suspend_agent", "unsuspend_agent",
-	"request_agent_unsuspension", "approve_agent",
-	"create_bot", "update_bot", "list_bots", "get_bot", "delete_bot",
-	"create_group", "update_group", "list_groups", "get_group",
-	"register_properties", "list_registered_properties", "update_license_properties",
-	"list_license_properties", "delete_license_properties",
-	"update_group_properties", "list_group_properties", "delete_group_properties",
-	"register_webhook", "list_registered_webhooks", "unregister_webhook",
-	"delete_group", "delete_agent",
-}
 
 // mapPaths names, per action, the objects of the documented answer that are maps, whose keys are
 // data (namespaces, property names, locations, agent ids) rather than fields. "" is the answer
@@ -47,39 +21,32 @@ var mapPaths = map[string][]string{
 // TestSpecExamples sends every request example of the spec, as it stands, and checks that the
 // answer has the documented shape: every field of the documented answer, with the same JSON type
 // (values may differ), or {} where the spec documents no payload. The one preparation is
-// specWorld, which creates the groups, agents, bots and webhook the examples name.
+// testutil.SpecWorld, which creates the groups, agents, bots and webhook the examples name.
 func TestSpecExamples(t *testing.T) {
-	sorted := slices.Sorted(slices.Values(exampleOrder))
+	sorted := slices.Sorted(slices.Values(testutil.SpecExampleOrder))
 	if !slices.Equal(sorted, Actions()) {
-		t.Fatalf("exampleOrder = %v, want every action once", sorted)
+		t.Fatalf("SpecExampleOrder = %v, want every action once", sorted)
 	}
-	b, err := os.ReadFile(specWorld)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ParseConfig(b)
+	cfg, err := ParseConfig(testutil.SpecWorld(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := newEnv(t, WithConfig(cfg))
-	for _, name := range exampleOrder {
-		req, err := os.ReadFile(filepath.Join(specExamples, name+".request.json"))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+	for _, name := range testutil.SpecExampleOrder {
+		req, ok := testutil.SpecExample(t, name, "request")
+		if !ok {
+			t.Fatalf("%s: no request example", name)
 		}
-		r := v.call("dal:spec", name, string(req))
+		r := v.call(testutil.SpecToken, name, string(req))
 		if r.status != 200 {
 			t.Errorf("%s(%s) = %d %s, want 200", name, req, r.status, r.body)
 			continue
 		}
 		got := r.json(t)
 		want := any(map[string]any{})
-		wantBody, err := os.ReadFile(filepath.Join(specExamples, name+".response.json"))
-		switch {
-		case err == nil:
+		wantBody, ok := testutil.SpecExample(t, name, "response")
+		if ok {
 			want = decodeJSON(t, wantBody)
-		case !errors.Is(err, fs.ErrNotExist):
-			t.Fatal(err)
 		}
 		maps := map[string]bool{}
 		for _, p := range mapPaths[name] {
