@@ -17,10 +17,18 @@ import (
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
-// ServeMuxOptions returns the options of a runtime.ServeMux that serves the upstream's JSON.
+// ServeMuxOptions returns the options of a runtime.ServeMux that serves the upstream's JSON, with
+// the upstream's error body and headers.
 func ServeMuxOptions() []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, NewMarshaler()),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		// X-HTTP-Method-Override would let a form POST reach another method's binding; every
+		// action is a POST, so nothing needs it.
+		runtime.WithDisablePathLengthFallback(),
 	}
 }
 

@@ -1,0 +1,110 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strconv"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/livechat-gateway/gateway/internal/service"
+)
+
+// MaxBodyBytes caps a REST request body. The largest documented requests (a bot with webhooks,
+// a batch of properties) are a few kilobytes.
+const MaxBodyBytes = 1 << 20
+
+// errorBody is the upstream's error body, which LiveChat clients parse.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type    string            `json:"type"`
+	Message string            `json:"message"`
+	Data    map[string]string `json:"data,omitempty"`
+}
+
+// errorHandler writes err in the upstream's shape, {"error":{"type","message"}}, with the HTTP
+// status of grpc-gateway's standard table for its code, and the lifecycle headers the call
+// carried. A malformed body, which grpc-gateway reports as INVALID_ARGUMENT, becomes the
+// upstream's validation error.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+		for _, k := range []string{service.MDLegacy, service.MDDeprecation} {
+			if v := md.HeaderMD.Get(k); len(v) > 0 {
+				w.Header().Set(textproto.CanonicalMIMEHeaderKey(k), v[0])
+			}
+		}
+	}
+	if d := service.RetryDelay(st); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+999_999_999)/1_000_000_000)))
+	}
+	detail := errorDetail{Type: service.TypeOf(st), Message: st.Message()}
+	if region := service.ErrorData(st)["region"]; region != "" && detail.Type == "misdirected_request" {
+		detail.Data = map[string]string{"region": region}
+	}
+	writeError(w, runtime.HTTPStatusFromCode(st.Code()), detail)
+}
+
+// routingErrorHandler answers a path or method the API does not have, in the upstream's shape.
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, httpStatus, errorDetail{Type: "validation", Message: fmt.Sprintf("method %s is not allowed; actions take POST", r.Method)})
+	case http.StatusNotFound:
+		writeError(w, httpStatus, errorDetail{Type: "not_found", Message: "no such action: " + r.URL.Path})
+	default:
+		errorHandler(ctx, mux, m, w, r, status.Error(codes.Internal, http.StatusText(httpStatus)))
+	}
+}
+
+func writeError(w http.ResponseWriter, httpStatus int, d errorDetail) {
+	b, _ := json.Marshal(errorBody{d})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(httpStatus)
+	w.Write(b)
+}
+
+// incomingHeader forwards X-Region (and the defaults: Authorization, Grpc-Metadata-*) to the
+// service as metadata.
+func incomingHeader(key string) (string, bool) {
+	if textproto.CanonicalMIMEHeaderKey(key) == "X-Region" {
+		return service.MDRegion, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader sends the upstream's lifecycle headers back as the plain HTTP headers the
+// upstream uses, not grpc-gateway's Grpc-Metadata- form. Other header metadata, such as the
+// in-memory gRPC connection's content-type, is not the upstream's surface and stays inside.
+func outgoingHeader(key string) (string, bool) {
+	switch key {
+	case service.MDLegacy, service.MDDeprecation:
+		return textproto.CanonicalMIMEHeaderKey(key), true
+	}
+	return "", false
+}
+
+// LimitBody refuses a request body over MaxBodyBytes before grpc-gateway reads it: at once
+// when Content-Length says so, else when reading passes the limit.
+func LimitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, errorDetail{
+				Type: "validation", Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes),
+			})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/upstream"
+)
+
+// ErrorDomain is the domain of every ErrorInfo the gateway sends: the reasons are the
+// upstream's error types.
+const ErrorDomain = "livechatinc.com"
+
+// The upstream's error types the gateway itself raises.
+const (
+	errAuthentication = "authentication"
+	errValidation     = "validation"
+	errInternal       = "internal"
+)
+
+// codes maps each documented upstream error type to its gRPC code (DESIGN.md, "Errors"). A type
+// not here is INTERNAL.
+var typeCodes = map[string]codes.Code{
+	"authentication":      codes.Unauthenticated,
+	"authorization":       codes.PermissionDenied,
+	"already_exist":       codes.AlreadyExists,
+	"already_exists":      codes.AlreadyExists,
+	"group_not_found":     codes.NotFound,
+	"not_found":           codes.NotFound,
+	"validation":          codes.InvalidArgument,
+	"limit_reached":       codes.ResourceExhausted,
+	"too_many_requests":   codes.ResourceExhausted,
+	"license_expired":     codes.FailedPrecondition,
+	"transfer_ownership":  codes.FailedPrecondition,
+	"misdirected_request": codes.FailedPrecondition, // the upstream client already retried once
+	"unsupported_version": codes.Unimplemented,
+	"internal":            codes.Internal,
+}
+
+// CodeOf returns the gRPC code of an upstream error type.
+func CodeOf(errorType string) codes.Code {
+	if c, ok := typeCodes[errorType]; ok {
+		return c
+	}
+	return codes.Internal
+}
+
+// TypeOf returns the upstream error type that stands for a status: its ErrorInfo reason when it
+// has one, else the type of its code, for statuses that grpc or grpc-gateway raise themselves
+// (a malformed body, a message too large, a deadline).
+func TypeOf(st *status.Status) string {
+	if info := errorInfo(st); info != nil && info.GetReason() != "" {
+		return info.GetReason()
+	}
+	switch st.Code() {
+	case codes.InvalidArgument, codes.OutOfRange, codes.FailedPrecondition:
+		return "validation"
+	case codes.Unauthenticated:
+		return "authentication"
+	case codes.PermissionDenied:
+		return "authorization"
+	case codes.NotFound:
+		return "not_found"
+	case codes.AlreadyExists:
+		return "already_exist"
+	case codes.ResourceExhausted:
+		return "limit_reached"
+	case codes.Unimplemented:
+		return "unsupported_version"
+	}
+	return "internal"
+}
+
+// errorInfo returns the status's ErrorInfo, or nil.
+func errorInfo(st *status.Status) *errdetails.ErrorInfo {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	return nil
+}
+
+// ErrorData returns the metadata of the status's ErrorInfo, or nil.
+func ErrorData(st *status.Status) map[string]string {
+	return errorInfo(st).GetMetadata()
+}
+
+// RetryDelay returns the delay of the status's RetryInfo, or 0.
+func RetryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
+}
+
+// withDetails returns a status of code with msg and the details; a detail that cannot be
+// attached is dropped rather than losing the status.
+func withDetails(code codes.Code, msg string, details ...protoadapt.MessageV1) error {
+	st := status.New(code, msg)
+	if withD, err := st.WithDetails(details...); err == nil {
+		st = withD
+	}
+	return st.Err()
+}
+
+// gatewayError is an error the gateway raises itself, with upstream type typ.
+func gatewayError(typ, msg string) error {
+	return withDetails(CodeOf(typ), msg, &errdetails.ErrorInfo{Reason: typ, Domain: ErrorDomain})
+}
+
+// invalidArgument refuses a request that breaks the spec's rules at field.
+func invalidArgument(field, msg string) error {
+	return withDetails(codes.InvalidArgument, msg,
+		&errdetails.ErrorInfo{Reason: errValidation, Domain: ErrorDomain, Metadata: map[string]string{"field": field}},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}},
+	)
+}
+
+// status turns an error of the upstream client into the call's status (DESIGN.md, "Errors").
+// Internal causes are logged and never returned.
+func (s *Service) status(ctx context.Context, a *action.Action, err error) error {
+	var ue *upstream.Error
+	switch {
+	case errors.As(err, &ue) && ue.Type != "":
+		md := map[string]string{"action": a.Name, "http_status": strconv.Itoa(ue.Status)}
+		for k, v := range ue.Data {
+			if str, ok := v.(string); ok {
+				md[k] = str // such as misdirected_request's region
+			}
+		}
+		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: ue.Type, Domain: ErrorDomain, Metadata: md}}
+		if ue.Type == "too_many_requests" && ue.RetryAfter > 0 {
+			details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(ue.RetryAfter)})
+		}
+		msg := ue.Message
+		if msg == "" {
+			msg = ue.Type
+		}
+		return withDetails(CodeOf(ue.Type), msg, details...)
+	case errors.As(err, &ue):
+		// An answer that is not the upstream's error shape: a proxy's page, a crash.
+		s.log.WarnContext(ctx, "upstream answered without an error body", "action", a.Name, "http_status", ue.Status)
+		if ue.Status >= 500 {
+			return withDetails(codes.Unavailable, fmt.Sprintf("upstream unavailable (HTTP %d)", ue.Status),
+				&errdetails.ErrorInfo{Reason: errInternal, Domain: ErrorDomain, Metadata: map[string]string{"action": a.Name, "http_status": strconv.Itoa(ue.Status)}})
+		}
+		return s.internal(ctx, a, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded before the upstream answered")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "call canceled")
+	case errors.Is(err, upstream.ErrUnavailable):
+		s.log.WarnContext(ctx, "upstream unreachable", "action", a.Name, "err", err)
+		return status.Error(codes.Unavailable, "upstream unavailable")
+	}
+	return s.internal(ctx, a, err)
+}
+
+// internal logs err and returns a plain INTERNAL status.
+func (s *Service) internal(ctx context.Context, a *action.Action, err error) error {
+	s.log.ErrorContext(ctx, "internal error", "action", a.Name, "err", err)
+	return withDetails(codes.Internal, "internal error", &errdetails.ErrorInfo{Reason: errInternal, Domain: ErrorDomain})
+}

@@ -1,0 +1,159 @@
+// Package service serves the 30 RPCs of the gateway's API on one generic path: take the
+// credentials from the call's metadata, check the request against the spec's rules, send it
+// upstream as the upstream's JSON, and turn the answer or error into the RPC's response or a
+// gRPC status.
+//
+// No RPC has a handler of its own. Register builds the five services' descriptors from
+// internal/action's table, so an action is described once, there, and a new action needs no code
+// here.
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/spec"
+	"github.com/livechat-gateway/gateway/internal/upstream"
+	"github.com/livechat-gateway/gateway/internal/wire"
+)
+
+// Upstream sends one action call to the LiveChat API. *upstream.Client implements it.
+type Upstream interface {
+	Do(ctx context.Context, r *upstream.Request) (*upstream.Response, error)
+}
+
+var _ Upstream = (*upstream.Client)(nil)
+
+// Metadata keys the service reads and writes. gRPC metadata keys are lowercase; the REST side
+// maps them to and from the HTTP headers of the same names.
+const (
+	MDAuthorization = "authorization"
+	MDRegion        = "x-region"
+	MDLegacy        = "legacy"
+	MDDeprecation   = "deprecation"
+)
+
+// Service serves the API. Create it with New.
+type Service struct {
+	up  Upstream
+	log *slog.Logger
+}
+
+// New returns a Service that calls up. It refuses a nil upstream.
+func New(up Upstream, log *slog.Logger) (*Service, error) {
+	if up == nil {
+		return nil, errors.New("service: no upstream")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{up: up, log: log}, nil
+}
+
+// Register registers the five services on r, with every method on the generic path.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	descs := map[protoreflect.FullName]*grpc.ServiceDesc{}
+	var order []protoreflect.FullName
+	for _, a := range action.All() {
+		svc := a.Method.Parent()
+		d := descs[svc.FullName()]
+		if d == nil {
+			d = &grpc.ServiceDesc{
+				ServiceName: string(svc.FullName()),
+				// Any value implements the empty interface: the methods below need nothing of
+				// the registered value, since they close over s.
+				HandlerType: (*any)(nil),
+				Metadata:    svc.ParentFile().Path(),
+			}
+			descs[svc.FullName()] = d
+			order = append(order, svc.FullName())
+		}
+		d.Methods = append(d.Methods, grpc.MethodDesc{MethodName: string(a.Method.Name()), Handler: s.method(a)})
+	}
+	for _, name := range order {
+		r.RegisterService(descs[name], s)
+	}
+}
+
+// method returns the gRPC handler of action a: decode the request, then run Call through the
+// server's interceptors.
+func (s *Service) method(a *action.Action) grpc.MethodHandler {
+	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+		req := a.NewRequest()
+		if err := dec(req); err != nil {
+			return nil, err
+		}
+		call := func(ctx context.Context, req any) (any, error) { return s.Call(ctx, a, req.(proto.Message)) }
+		if interceptor == nil {
+			return call(ctx, req)
+		}
+		return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: a.FullMethod()}, call)
+	}
+}
+
+// Call serves one call of action a. It is the generic path every RPC takes.
+func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message) (proto.Message, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	auth := first(md, MDAuthorization)
+	if auth == "" {
+		// Refused here, so the call costs nothing upstream.
+		return nil, gatewayError(errAuthentication, "Authorization metadata (a bearer token) is required")
+	}
+	body, err := wire.EncodeRequest(a, req)
+	if err != nil {
+		return nil, invalidArgument("update_mask", err.Error())
+	}
+	if err := spec.CheckBody(a.Name, body); err != nil {
+		var v *spec.Violation
+		if errors.As(err, &v) {
+			return nil, invalidArgument(v.Path, v.Error())
+		}
+		return nil, s.internal(ctx, a, err)
+	}
+	resp, err := s.up.Do(ctx, &upstream.Request{
+		Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: first(md, MDRegion),
+	})
+	if err != nil {
+		var ue *upstream.Error
+		if errors.As(err, &ue) {
+			setLifecycle(ctx, ue.Legacy, ue.Deprecation)
+		}
+		return nil, s.status(ctx, a, err)
+	}
+	setLifecycle(ctx, resp.Legacy, resp.Deprecation)
+	out := a.NewResponse()
+	if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
+		return nil, s.internal(ctx, a, err)
+	}
+	return out, nil
+}
+
+// setLifecycle sends the upstream's Legacy and Deprecation headers as header metadata.
+func setLifecycle(ctx context.Context, legacy, deprecation string) {
+	md := metadata.MD{}
+	if legacy != "" {
+		md.Set(MDLegacy, legacy)
+	}
+	if deprecation != "" {
+		md.Set(MDDeprecation, deprecation)
+	}
+	if len(md) > 0 {
+		// It fails only outside a gRPC call, as in direct calls of Call from tests.
+		_ = grpc.SetHeader(ctx, md)
+	}
+}
+
+// first returns the first value of key in md, or "".
+func first(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
