@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated lint test fuzz emulator
+.PHONY: all generate check-generated lint test fuzz emulator run
 
 all: test
 
@@ -51,3 +51,7 @@ fuzz:
 # ARGS='-config internal/emulator/testdata/spec-world.json'.
 emulator:
 	go run ./cmd/livechat-emulator $(ARGS)
+
+# run: serve the gateway; ARGS='-dev' uses an in-process emulator as the upstream.
+run:
+	go run ./cmd/gateway $(ARGS)

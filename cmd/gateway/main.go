@@ -1,0 +1,125 @@
+// Command gateway serves the LiveChat Configuration API v3.2 over gRPC and REST (see README.md).
+//
+//	gateway        configured by the environment (GATEWAY_GRPC_ADDR, LIVECHAT_API_URL, ...)
+//	gateway -dev   the same, with an in-process emulator as the upstream: works offline
+//
+// It stops gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/livechat-gateway/gateway/internal/emulator"
+	"github.com/livechat-gateway/gateway/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "use an in-process emulator of the LiveChat API as the upstream (offline)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := server.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	var emu *emulator.Emulator
+	if *dev {
+		var stopEmu func()
+		if emu, stopEmu, err = startEmulator(getenv, &cfg); err != nil {
+			return err
+		}
+		defer stopEmu()
+	}
+	g, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if *dev {
+		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr())
+	}
+	return g.Run(ctx)
+}
+
+// startEmulator serves an emulator on a free loopback port and points cfg at it. The emulator
+// reads the same EMULATOR_* variables as cmd/livechat-emulator.
+func startEmulator(getenv func(string) string, cfg *server.Config) (*emulator.Emulator, func(), error) {
+	opts, err := emulator.OptionsFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := emulator.New(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	cfg.UpstreamURL = "http://" + ln.Addr().String()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srv.Close()
+		}
+	}
+	return e, stop, nil
+}
+
+// printDevHelp prints what a newcomer needs to call the dev gateway.
+func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr) {
+	httpHost := loopback(httpAddr)
+	grpcHost := loopback(grpcAddr)
+	fmt.Fprintf(w, "gateway -dev: gRPC on %s, REST on http://%s, upstream: an in-process emulator\n\n", grpcHost, httpHost)
+	fmt.Fprintln(w, "Emulator tokens (Authorization: Bearer <token>):")
+	for _, t := range e.Tokens() {
+		fmt.Fprintf(w, "  %-16s license %s, agent %s, scopes %s\n", t.Token, t.License, t.Agent, strings.Join(t.Scopes, " "))
+	}
+	fmt.Fprintf(w, `
+Try:
+  curl -s http://%s/v3.2/configuration/action/list_groups \
+    -H 'Authorization: Bearer dal:owner-a' -H 'Content-Type: application/json' -d '{}'
+  grpcurl -plaintext -H 'authorization: Bearer dal:owner-a' -d '{"id": "owner-a@example.com"}' \
+    %s livechat.configuration.v1.AgentService/GetAgent
+
+`, httpHost, grpcHost)
+}
+
+// loopback returns addr with an unspecified host replaced by localhost, for copy and paste.
+func loopback(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the command: run with RUN_GATEWAY_MAIN=1, it runs
+// main, so the tests start the real command as a separate process without building it.
+func TestMain(m *testing.M) {
+	if os.Getenv("RUN_GATEWAY_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// startDev runs `gateway -dev` on free ports with extra environment variables, and returns the
+// process, its REST URL and what it printed up to then.
+func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-dev")
+	cmd.Env = append(append(os.Environ(), "RUN_GATEWAY_MAIN=1",
+		"GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0"), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var printed strings.Builder
+	lines := bufio.NewScanner(out)
+	restURL := regexp.MustCompile(`REST on (http://\S+),`)
+	var url string
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if m := restURL.FindStringSubmatch(lines.Text()); m != nil {
+			url = m[1]
+		}
+		if strings.Contains(lines.Text(), "grpcurl") {
+			go io.Copy(io.Discard, out)
+			break
+		}
+	}
+	if url == "" {
+		t.Fatalf("gateway -dev printed no REST address:\n%s", printed.String())
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, url, printed.String()
+			}
+		}
+	}
+	t.Fatal("gateway -dev did not become ready")
+	return nil, "", ""
+}
+
+func listGroups(url string) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, url+"/v3.2/configuration/action/list_groups", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer dal:owner-a")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// TestDev runs the README's first command: it prints the tokens and working examples, and
+// serves REST offline.
+func TestDev(t *testing.T) {
+	_, url, printed := startDev(t)
+	for _, want := range []string{"dal:owner-a", "dal:readonly-a", "dal:owner-b", "fra:owner-f", "curl", "grpcurl"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("gateway -dev did not print %q:\n%s", want, printed)
+		}
+	}
+	if code, err := listGroups(url); err != nil || code != http.StatusOK {
+		t.Errorf("list_groups through gateway -dev = %d, %v", code, err)
+	}
+}
+
+// TestGracefulShutdown sends SIGTERM while slow calls are in flight: they finish with 200, and
+// the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	cmd, url, _ := startDev(t, "EMULATOR_LATENCY=1s")
+	const inflight = 5
+	var wg sync.WaitGroup
+	codes := make(chan int, inflight)
+	for range inflight {
+		wg.Go(func() {
+			code, err := listGroups(url)
+			if err != nil {
+				t.Errorf("an in-flight call failed: %v", err)
+			}
+			codes <- code
+		})
+	}
+	time.Sleep(300 * time.Millisecond) // the calls are now waiting on the emulator's latency
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("an in-flight call ended with %d during shutdown, want 200", code)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM the gateway exited with %v, want 0", err)
+	}
+}
+
+// TestBadConfig checks that bad settings stop the gateway, each named.
+func TestBadConfig(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "RUN_GATEWAY_MAIN=1", "CACHE_TTL=2h", "UPSTREAM_TIMEOUT=soon", "LIVECHAT_API_URL=ftp://x")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the gateway started with bad settings:\n%s", out)
+	}
+	for _, name := range []string{"CACHE_TTL", "UPSTREAM_TIMEOUT", "LIVECHAT_API_URL"} {
+		if !strings.Contains(string(out), name) {
+			t.Errorf("the error does not name %s:\n%s", name, out)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the gateway's configuration, from the environment (DESIGN.md, "Configuration").
+type Config struct {
+	GRPCAddr        string        // GATEWAY_GRPC_ADDR
+	HTTPAddr        string        // GATEWAY_HTTP_ADDR
+	UpstreamURL     string        // LIVECHAT_API_URL
+	RedisURL        string        // REDIS_URL; the cache is not built yet, so it is only checked
+	CacheTTL        time.Duration // CACHE_TTL
+	UpstreamTimeout time.Duration // UPSTREAM_TIMEOUT
+	ShutdownTimeout time.Duration // GATEWAY_SHUTDOWN_TIMEOUT: how long in-flight calls may finish
+	LogLevel        slog.Level    // LOG_LEVEL
+}
+
+// Defaults returns the configuration when no variable is set.
+func Defaults() Config {
+	return Config{
+		GRPCAddr:        ":9090",
+		HTTPAddr:        ":8080",
+		UpstreamURL:     "https://api.livechatinc.com",
+		CacheTTL:        2 * time.Minute,
+		UpstreamTimeout: 10 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        slog.LevelInfo,
+	}
+}
+
+// ConfigFromEnv reads the configuration from getenv (os.Getenv in main) over the defaults, and
+// validates it, reporting every bad value at once, each by its variable's name.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not a duration such as 10s", name, v))
+			return
+		}
+		*dst = d
+	}
+	str("GATEWAY_GRPC_ADDR", &c.GRPCAddr)
+	str("GATEWAY_HTTP_ADDR", &c.HTTPAddr)
+	str("LIVECHAT_API_URL", &c.UpstreamURL)
+	str("REDIS_URL", &c.RedisURL)
+	dur("CACHE_TTL", &c.CacheTTL)
+	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
+	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// Validate reports every bad value of c, each by its variable's name.
+func (c Config) Validate() error {
+	var errs []error
+	for _, a := range []struct{ name, addr string }{{"GATEWAY_GRPC_ADDR", c.GRPCAddr}, {"GATEWAY_HTTP_ADDR", c.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port, such as :9090", a.name, a.addr))
+		}
+	}
+	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("LIVECHAT_API_URL=%q: want an absolute http or https URL", c.UpstreamURL))
+	}
+	if c.RedisURL != "" && !hasScheme(c.RedisURL, "redis", "rediss", "redis-sentinel", "redis-cluster") {
+		errs = append(errs, fmt.Errorf("REDIS_URL=%q: want redis://, rediss:// or a cluster or sentinel form", c.RedisURL))
+	}
+	if c.CacheTTL <= 0 || c.CacheTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("CACHE_TTL=%v: want more than 0 and at most 1h", c.CacheTTL))
+	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("UPSTREAM_TIMEOUT=%v: want more than 0", c.UpstreamTimeout))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("GATEWAY_SHUTDOWN_TIMEOUT=%v: want more than 0", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func hasScheme(raw string, schemes ...string) bool {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
+	}
+	for _, s := range schemes {
+		if scheme == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/emulator"
+	"github.com/livechat-gateway/gateway/internal/server"
+)
+
+// The emulator's built-in tokens.
+const (
+	ownerA    = "dal:owner-a"
+	readonlyA = "dal:readonly-a"
+	ownerB    = "dal:owner-b"
+	ownerF    = "fra:owner-f"
+)
+
+// emulatorBinary is cmd/livechat-emulator, built by TestMain for the tests that run the upstream
+// as a separate process.
+var emulatorBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gateway-e2e")
+	if err != nil {
+		panic(err)
+	}
+	emulatorBinary = filepath.Join(dir, "livechat-emulator")
+	build := exec.Command("go", "build", "-o", emulatorBinary, "github.com/livechat-gateway/gateway/cmd/livechat-emulator")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the emulator: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a running gateway, on :0 ports, in front of an emulator.
+type env struct {
+	t       *testing.T
+	emu     *emulator.Emulator // nil when the emulator is a separate process
+	emuURL  string
+	g       *server.Gateway
+	conn    *grpc.ClientConn
+	httpURL string
+	logs    *syncBuffer
+}
+
+// newEnv starts an in-process emulator with opts and a gateway in front of it.
+func newEnv(t *testing.T, opts ...emulator.Option) *env {
+	t.Helper()
+	e, err := emulator.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	v := startGateway(t, srv.URL, nil)
+	v.emu = e
+	return v
+}
+
+// startGateway starts a gateway in front of the upstream at url, with cfg adjusted by mutate, and
+// waits until /readyz says it is ready. Its logs are checked for tokens when the test ends.
+func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
+	t.Helper()
+	cfg := server.Defaults()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", url
+	cfg.ShutdownTimeout = 5 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	v := &env{t: t, emuURL: url, g: g, httpURL: "http://" + g.HTTPAddr().String(), logs: logs}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		checkNoTokens(t, logs.String())
+	})
+	v.waitReady()
+	conn, err := grpc.NewClient(g.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	v.conn = conn
+	return v
+}
+
+// checkNoTokens fails the test if the gateway's log output holds any token: the built-in ones,
+// and any text after "Bearer ".
+func checkNoTokens(t *testing.T, logs string) {
+	for _, tok := range []string{ownerA, readonlyA, ownerB, ownerF, "dal:spec", "Bearer"} {
+		if strings.Contains(logs, tok) {
+			t.Errorf("the gateway logged a token (%q):\n%s", tok, logs)
+		}
+	}
+}
+
+func (v *env) waitReady() {
+	v.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(v.httpURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	v.t.Fatal("the gateway did not become ready")
+}
+
+// answer is a REST answer.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// rest posts body to action's path with token and extra header pairs.
+func (v *env) rest(token, name, body string, headers ...string) answer {
+	v.t.Helper()
+	return v.restPath("/v3.2/configuration/action/"+name, token, body, headers...)
+}
+
+func (v *env) restPath(path, token, body string, headers ...string) answer {
+	v.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, v.httpURL+path, strings.NewReader(body))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return answer{resp.StatusCode, resp.Header, string(b)}
+}
+
+// rpc calls action a over gRPC with token and extra metadata pairs, returning the response, the
+// header metadata and the error.
+func (v *env) rpc(ctx context.Context, token string, a *action.Action, req proto.Message, md ...string) (proto.Message, metadata.MD, error) {
+	v.t.Helper()
+	if token != "" {
+		md = append(md, "authorization", "Bearer "+token)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, md...)
+	resp := a.NewResponse()
+	var header metadata.MD
+	err := v.conn.Invoke(ctx, a.FullMethod(), req, resp, grpc.Header(&header))
+	return resp, header, err
+}
+
+// calls returns the emulator's call count of action name.
+func (v *env) calls(name string) int64 {
+	v.t.Helper()
+	if v.emu == nil {
+		v.t.Fatal("calls: the emulator is a separate process")
+	}
+	return v.emu.Calls()[name]
+}
