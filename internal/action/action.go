@@ -8,6 +8,7 @@ package action
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -37,6 +38,11 @@ type Action struct {
 	// ResponseBody names the response field that is the whole JSON answer, or is empty when the
 	// answer is the whole response message.
 	ResponseBody protoreflect.Name
+	// Invalidates names, for a write, the reads whose answers it may change, its own resource's
+	// and others': a group write changes agents' and bots' groups, an agent or bot write groups'
+	// agent_priorities. A cache that drops less than this after a write serves stale answers.
+	// It is empty for reads.
+	Invalidates []string
 
 	request, response protoreflect.MessageType
 }
@@ -79,46 +85,64 @@ const (
 	write = false
 )
 
+// The reads a write may change, by what they answer, for the table's invalidates column.
+var (
+	agents          = []string{"get_agent", "list_agents"}
+	bots            = []string{"get_bot", "list_bots"}
+	groups          = []string{"get_group", "list_groups"}
+	registered      = []string{"list_registered_properties"}
+	licenseValues   = []string{"list_license_properties"}
+	groupValues     = []string{"list_group_properties"}
+	webhooks        = []string{"list_registered_webhooks"}
+	nothing         []string
+	agentsAndGroups = slices.Concat(agents, groups) // a group's agent_priorities list its agents
+	botsAndGroups   = slices.Concat(bots, groups)   // and its bots
+	// A group write changes agents' and bots' groups; deleting a group drops its property values.
+	groupsAndMembers = slices.Concat(groups, agents, bots, groupValues)
+)
+
 // table is the one description of every action. The body fields match http.yaml.
 var table = []struct {
 	fullMethod         string
 	read               bool
 	body, responseBody protoreflect.Name
+	invalidates        []string
 }{
-	{configv1.AgentService_CreateAgent_FullMethodName, write, "", ""},
-	{configv1.AgentService_GetAgent_FullMethodName, read, "", "agent"},
-	{configv1.AgentService_ListAgents_FullMethodName, read, "", "agents"},
-	{configv1.AgentService_UpdateAgent_FullMethodName, write, "", ""},
-	{configv1.AgentService_DeleteAgent_FullMethodName, write, "", ""},
-	{configv1.AgentService_SuspendAgent_FullMethodName, write, "", ""},
-	{configv1.AgentService_UnsuspendAgent_FullMethodName, write, "", ""},
-	{configv1.AgentService_RequestAgentUnsuspension_FullMethodName, write, "", ""},
-	{configv1.AgentService_ApproveAgent_FullMethodName, write, "", ""},
+	{configv1.AgentService_CreateAgent_FullMethodName, write, "", "", agentsAndGroups},
+	{configv1.AgentService_GetAgent_FullMethodName, read, "", "agent", nothing},
+	{configv1.AgentService_ListAgents_FullMethodName, read, "", "agents", nothing},
+	{configv1.AgentService_UpdateAgent_FullMethodName, write, "", "", agentsAndGroups},
+	{configv1.AgentService_DeleteAgent_FullMethodName, write, "", "", agentsAndGroups},
+	{configv1.AgentService_SuspendAgent_FullMethodName, write, "", "", agents},
+	{configv1.AgentService_UnsuspendAgent_FullMethodName, write, "", "", agents},
+	// It only emails the license's owners.
+	{configv1.AgentService_RequestAgentUnsuspension_FullMethodName, write, "", "", nothing},
+	{configv1.AgentService_ApproveAgent_FullMethodName, write, "", "", agents},
 
-	{configv1.BotService_CreateBot_FullMethodName, write, "", ""},
-	{configv1.BotService_DeleteBot_FullMethodName, write, "", ""},
-	{configv1.BotService_UpdateBot_FullMethodName, write, "", ""},
-	{configv1.BotService_ListBots_FullMethodName, read, "", ""},
-	{configv1.BotService_GetBot_FullMethodName, read, "", ""},
+	{configv1.BotService_CreateBot_FullMethodName, write, "", "", botsAndGroups},
+	{configv1.BotService_DeleteBot_FullMethodName, write, "", "", botsAndGroups},
+	{configv1.BotService_UpdateBot_FullMethodName, write, "", "", botsAndGroups},
+	{configv1.BotService_ListBots_FullMethodName, read, "", "", nothing},
+	{configv1.BotService_GetBot_FullMethodName, read, "", "", nothing},
 
-	{configv1.GroupService_CreateGroup_FullMethodName, write, "", ""},
-	{configv1.GroupService_UpdateGroup_FullMethodName, write, "", ""},
-	{configv1.GroupService_DeleteGroup_FullMethodName, write, "", ""},
-	{configv1.GroupService_ListGroups_FullMethodName, read, "", "groups"},
-	{configv1.GroupService_GetGroup_FullMethodName, read, "", "group"},
+	{configv1.GroupService_CreateGroup_FullMethodName, write, "", "", groupsAndMembers},
+	{configv1.GroupService_UpdateGroup_FullMethodName, write, "", "", groupsAndMembers},
+	{configv1.GroupService_DeleteGroup_FullMethodName, write, "", "", groupsAndMembers},
+	{configv1.GroupService_ListGroups_FullMethodName, read, "", "groups", nothing},
+	{configv1.GroupService_GetGroup_FullMethodName, read, "", "group", nothing},
 
-	{configv1.PropertyService_RegisterProperties_FullMethodName, write, "properties", ""},
-	{configv1.PropertyService_ListRegisteredProperties_FullMethodName, read, "", "properties"},
-	{configv1.PropertyService_UpdateLicenseProperties_FullMethodName, write, "", ""},
-	{configv1.PropertyService_ListLicenseProperties_FullMethodName, read, "", "properties"},
-	{configv1.PropertyService_DeleteLicenseProperties_FullMethodName, write, "", ""},
-	{configv1.PropertyService_UpdateGroupProperties_FullMethodName, write, "", ""},
-	{configv1.PropertyService_ListGroupProperties_FullMethodName, read, "", "properties"},
-	{configv1.PropertyService_DeleteGroupProperties_FullMethodName, write, "", ""},
+	{configv1.PropertyService_RegisterProperties_FullMethodName, write, "properties", "", registered},
+	{configv1.PropertyService_ListRegisteredProperties_FullMethodName, read, "", "properties", nothing},
+	{configv1.PropertyService_UpdateLicenseProperties_FullMethodName, write, "", "", licenseValues},
+	{configv1.PropertyService_ListLicenseProperties_FullMethodName, read, "", "properties", nothing},
+	{configv1.PropertyService_DeleteLicenseProperties_FullMethodName, write, "", "", licenseValues},
+	{configv1.PropertyService_UpdateGroupProperties_FullMethodName, write, "", "", groupValues},
+	{configv1.PropertyService_ListGroupProperties_FullMethodName, read, "", "properties", nothing},
+	{configv1.PropertyService_DeleteGroupProperties_FullMethodName, write, "", "", groupValues},
 
-	{configv1.WebhookService_RegisterWebhook_FullMethodName, write, "", ""},
-	{configv1.WebhookService_ListRegisteredWebhooks_FullMethodName, read, "", "webhooks"},
-	{configv1.WebhookService_UnregisterWebhook_FullMethodName, write, "", ""},
+	{configv1.WebhookService_RegisterWebhook_FullMethodName, write, "", "", webhooks},
+	{configv1.WebhookService_ListRegisteredWebhooks_FullMethodName, read, "", "webhooks", nothing},
+	{configv1.WebhookService_UnregisterWebhook_FullMethodName, write, "", "", webhooks},
 }
 
 var (
@@ -135,6 +159,7 @@ func init() {
 			// programming error that every test run would hit at once.
 			panic(err)
 		}
+		a.Invalidates = e.invalidates
 		all = append(all, a)
 		byName[a.Name] = a
 		byMethod[e.fullMethod] = a

@@ -167,3 +167,35 @@ func lastDotToSlash(s string) string {
 	}
 	return s
 }
+
+// TestInvalidates checks the invalidation column: reads invalidate nothing, a write names only
+// reads, and the cross-resource effects the spec implies are there.
+func TestInvalidates(t *testing.T) {
+	for _, a := range action.All() {
+		if a.Read && len(a.Invalidates) > 0 {
+			t.Errorf("read %s invalidates %v", a.Name, a.Invalidates)
+		}
+		for _, name := range a.Invalidates {
+			if r, ok := action.ByName(name); !ok || !r.Read {
+				t.Errorf("%s invalidates %q, which is not a read", a.Name, name)
+			}
+		}
+	}
+	for _, tc := range []struct{ write, read string }{
+		{"create_agent", "list_groups"}, // agent_priorities
+		{"delete_bot", "get_group"},     // agent_priorities lists bots too
+		{"update_group", "get_agent"},   // an agent's groups
+		{"delete_group", "list_bots"},   // a bot's groups
+		{"delete_group", "list_group_properties"},
+		{"update_agent", "get_agent"},
+		{"register_properties", "list_registered_properties"},
+		{"delete_license_properties", "list_license_properties"},
+		{"update_group_properties", "list_group_properties"},
+		{"unregister_webhook", "list_registered_webhooks"},
+	} {
+		a, _ := action.ByName(tc.write)
+		if !slices.Contains(a.Invalidates, tc.read) {
+			t.Errorf("%s does not invalidate %s", tc.write, tc.read)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package server_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+)
+
+// TestReflectionAndHealth checks what grpcurl and load balancers rely on: server reflection lists
+// the five services, and grpc.health.v1 says SERVING.
+func TestReflectionAndHealth(t *testing.T) {
+	v := newEnv(t)
+	stream, err := reflectionpb.NewServerReflectionClient(v.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	for _, want := range []string{
+		"livechat.configuration.v1.AgentService", "livechat.configuration.v1.BotService",
+		"livechat.configuration.v1.GroupService", "livechat.configuration.v1.PropertyService",
+		"livechat.configuration.v1.WebhookService", "grpc.health.v1.Health",
+	} {
+		if !slices.Contains(names, want) {
+			t.Errorf("reflection lists %v, without %s", names, want)
+		}
+	}
+	// A file descriptor by symbol: what grpcurl needs to build a request.
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "livechat.configuration.v1.AgentService"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+		t.Errorf("reflection has no descriptor for AgentService: %v %v", resp.GetErrorResponse(), err)
+	}
+	h, err := healthpb.NewHealthClient(v.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health = %v, %v; want SERVING", h, err)
+	}
+}
