@@ -3,9 +3,10 @@
 //
 //	livechat-emulator [-addr 127.0.0.1:8081] [-config extra.json]
 //
-// EMULATOR_LATENCY, EMULATOR_ERROR_RATE, EMULATOR_THROTTLE_RATE and EMULATOR_DEPRECATION inject
-// latency, 500s and 429s and set the Deprecation date; EMULATOR_CONFIG names a config file when
-// -config is not given. At start it prints its tokens and the address it listens on.
+// EMULATOR_LATENCY, EMULATOR_ERROR_RATE and EMULATOR_THROTTLE_RATE inject latency, 500s and
+// 429s; EMULATOR_DEPRECATION sets the Deprecation date, and EMULATOR_LEGACY sends a Legacy header
+// instead; EMULATOR_CONFIG names a config file when -config is not given. At start it prints its
+// tokens and the address it listens on.
 package main
 
 import (

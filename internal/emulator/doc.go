@@ -74,7 +74,8 @@
 // webhook or property not_found. transfer_ownership has no path in this API's documented actions
 // and is produced only by SetFault.
 //
-// Every response carries Deprecation: <date> (WithDeprecation), as v3.2 is deprecated.
+// Every response carries Deprecation: <date> (WithDeprecation), as v3.2 is deprecated, or, with
+// WithLegacy, Legacy: <date> instead: the spec says a response has one of the two.
 //
 // # Faults and counters
 //

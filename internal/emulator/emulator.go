@@ -30,6 +30,7 @@ type Emulator struct {
 	errorRate    float64
 	throttleRate float64
 	deprecation  string
+	legacy       string
 
 	faultsMu sync.Mutex
 	faults   map[string]*Fault
@@ -61,6 +62,7 @@ type options struct {
 	errorRate    float64
 	throttleRate float64
 	deprecation  string
+	legacy       string
 	configs      []*Config
 	seed         *uint64
 }
@@ -80,6 +82,11 @@ func WithThrottleRate(f float64) Option { return func(o *options) { o.throttleRa
 
 // WithDeprecation sets the date, YYYY-MM-DD, of every response's Deprecation header.
 func WithDeprecation(date string) Option { return func(o *options) { o.deprecation = date } }
+
+// WithLegacy makes every response carry Legacy: <date> (YYYY-MM-DD) instead of Deprecation, as
+// the upstream does for an API version in its legacy stage: "API responses will contain one of
+// two headers".
+func WithLegacy(date string) Option { return func(o *options) { o.legacy = date } }
 
 // WithConfig adds the licenses and tokens of c to the built-in ones.
 func WithConfig(c *Config) Option { return func(o *options) { o.configs = append(o.configs, c) } }
@@ -109,6 +116,9 @@ func New(opts ...Option) (*Emulator, error) {
 	if _, err := time.Parse(time.DateOnly, o.deprecation); err != nil || !datePattern.MatchString(o.deprecation) {
 		errs = append(errs, fmt.Errorf("deprecation date %q is not YYYY-MM-DD", o.deprecation))
 	}
+	if _, err := time.Parse(time.DateOnly, o.legacy); o.legacy != "" && (err != nil || !datePattern.MatchString(o.legacy)) {
+		errs = append(errs, fmt.Errorf("legacy date %q is not YYYY-MM-DD", o.legacy))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("emulator: %w", errors.Join(errs...))
 	}
@@ -133,6 +143,7 @@ func New(opts ...Option) (*Emulator, error) {
 	e := &Emulator{
 		w: w, calls: map[string]*atomic.Int64{}, faults: map[string]*Fault{},
 		latency: o.latency, errorRate: o.errorRate, throttleRate: o.throttleRate, deprecation: o.deprecation,
+		legacy: o.legacy,
 	}
 	for name := range handlers {
 		e.calls[name] = new(atomic.Int64)
@@ -231,7 +242,11 @@ var actionPath = regexp.MustCompile(`^/v([^/]+)/configuration/action/([^/]+)$`)
 
 // ServeHTTP serves the actions, and the emulator's own endpoints under /emulator/.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Deprecation", e.deprecation)
+	if e.legacy != "" {
+		w.Header().Set("Legacy", e.legacy)
+	} else {
+		w.Header().Set("Deprecation", e.deprecation)
+	}
 	if strings.HasPrefix(r.URL.Path, "/emulator/") {
 		e.serveAdmin(w, r)
 		return
@@ -463,7 +478,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // OptionsFromEnv returns the options that the environment variables EMULATOR_LATENCY (a
 // duration), EMULATOR_ERROR_RATE and EMULATOR_THROTTLE_RATE (fractions from 0 to 1) and
-// EMULATOR_DEPRECATION (YYYY-MM-DD) set. It reports every bad value at once, by name.
+// EMULATOR_DEPRECATION and EMULATOR_LEGACY (YYYY-MM-DD) set. It reports every bad value at once, by name.
 func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
 	var opts []Option
 	var errs []error
@@ -487,11 +502,17 @@ func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
 	}
 	rate("EMULATOR_ERROR_RATE", WithErrorRate)
 	rate("EMULATOR_THROTTLE_RATE", WithThrottleRate)
-	if v := getenv("EMULATOR_DEPRECATION"); v != "" {
-		if _, err := time.Parse(time.DateOnly, v); err != nil {
-			errs = append(errs, fmt.Errorf("EMULATOR_DEPRECATION=%q: want a date YYYY-MM-DD", v))
+	date := func(name string, with func(string) Option) {
+		v := getenv(name)
+		if v == "" {
+			return
 		}
-		opts = append(opts, WithDeprecation(v))
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want a date YYYY-MM-DD", name, v))
+		}
+		opts = append(opts, with(v))
 	}
+	date("EMULATOR_DEPRECATION", WithDeprecation)
+	date("EMULATOR_LEGACY", WithLegacy)
 	return opts, errors.Join(errs...)
 }

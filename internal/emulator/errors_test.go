@@ -192,6 +192,19 @@ func TestRequestChecks(t *testing.T) {
 	}
 }
 
+// TestLegacyHeader checks that WithLegacy replaces Deprecation with Legacy: an answer carries one
+// of the two.
+func TestLegacyHeader(t *testing.T) {
+	v := newEnv(t, WithLegacy("2029-03-04"))
+	r := v.call(ownerA, "list_groups", `{}`)
+	if r.header.Get("Legacy") != "2029-03-04" || r.header.Get("Deprecation") != "" {
+		t.Errorf("headers = %v, want Legacy: 2029-03-04 and no Deprecation", r.header)
+	}
+	if _, err := New(WithLegacy("soon")); err == nil {
+		t.Error("WithLegacy(soon) was accepted")
+	}
+}
+
 // TestDeprecationHeader checks that every answer, success or error, carries the configured date.
 func TestDeprecationHeader(t *testing.T) {
 	v := newEnv(t, WithDeprecation("2030-01-02"))

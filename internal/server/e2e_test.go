@@ -424,6 +424,19 @@ func TestLifecycleHeaders(t *testing.T) {
 	}
 }
 
+// TestLegacyHeader checks the other lifecycle header the same way.
+func TestLegacyHeader(t *testing.T) {
+	v := newEnv(t, emulator.WithLegacy("2030-05-06"))
+	if got := v.rest(ownerA, "list_groups", `{}`); got.header.Get("Legacy") != "2030-05-06" {
+		t.Errorf("REST headers = %v, want Legacy: 2030-05-06", got.header)
+	}
+	a := testutil.Action(t, "list_groups")
+	_, header, err := v.rpc(context.Background(), ownerA, a, a.NewRequest())
+	if err != nil || !slices.Equal(header.Get("legacy"), []string{"2030-05-06"}) {
+		t.Errorf("gRPC header metadata = %v (%v), want legacy 2030-05-06", header, err)
+	}
+}
+
 // TestEndpoints checks /healthz, /readyz, /openapi.json and unknown paths.
 func TestEndpoints(t *testing.T) {
 	v := newEnv(t)
