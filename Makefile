@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated lint test fuzz emulator run
+.PHONY: all generate check-generated lint test fuzz emulator run bench
 
 all: test
 
@@ -55,3 +55,8 @@ emulator:
 # run: serve the gateway; ARGS='-dev' uses an in-process emulator as the upstream.
 run:
 	go run ./cmd/gateway $(ARGS)
+
+# bench: the Go benchmarks, which report ratios measured in one process (run them on a quiet
+# machine; compare ratios, not times across runs).
+bench:
+	go test -run '^$$' -bench . -benchtime 2s ./internal/server

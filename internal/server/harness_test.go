@@ -22,6 +22,7 @@ import (
 
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/emulator"
+	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/server"
 )
 
@@ -123,11 +124,8 @@ func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
 		}
 		checkNoTokens(t, logs.String())
 	})
-	v.waitReady()
-	conn, err := grpc.NewClient(g.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitReady(t, v.httpURL)
+	conn := dialGRPC(t, g.GRPCAddr().String())
 	t.Cleanup(func() { conn.Close() })
 	v.conn = conn
 	return v
@@ -141,22 +139,6 @@ func checkNoTokens(t *testing.T, logs string) {
 			t.Errorf("the gateway logged a token (%q):\n%s", tok, logs)
 		}
 	}
-}
-
-func (v *env) waitReady() {
-	v.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(v.httpURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	v.t.Fatal("the gateway did not become ready")
 }
 
 // answer is a REST answer.
@@ -218,4 +200,39 @@ func (v *env) calls(name string) int64 {
 		v.t.Fatal("calls: the emulator is a separate process")
 	}
 	return v.emu.Calls()[name]
+}
+
+// discardLogger is a logger that writes nowhere, for benchmarks.
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// dialGRPC connects to a gateway's gRPC address.
+func dialGRPC(tb testing.TB, addr string) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return conn
+}
+
+// waitReady waits until the gateway at httpURL says it is ready.
+func waitReady(tb testing.TB, httpURL string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(httpURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatal("the gateway did not become ready")
+}
+
+// restUnmarshal reads a request from JSON as the REST surface does.
+func restUnmarshal(body string, m proto.Message) error {
+	return rest.NewMarshaler().Unmarshal([]byte(body), m)
 }

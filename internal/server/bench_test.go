@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/livechat-gateway/gateway/internal/emulator"
+	"github.com/livechat-gateway/gateway/internal/server"
+	"github.com/livechat-gateway/gateway/internal/testutil"
+)
+
+// BenchmarkGetAgent measures one get_agent three ways in one process, so that their ratios show
+// what the gateway adds: straight to the emulator over HTTP (the baseline), through the gateway
+// over gRPC, and through the gateway over REST. Run with: make bench.
+func BenchmarkGetAgent(b *testing.B) {
+	e, err := emulator.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := httptest.NewServer(e)
+	defer up.Close()
+	cfg := server.Defaults()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", up.URL
+	g, err := server.New(cfg, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	httpURL := "http://" + g.HTTPAddr().String()
+	conn := dialGRPC(b, g.GRPCAddr().String())
+	defer conn.Close()
+	waitReady(b, httpURL)
+
+	body := `{"id":"owner-a@example.com"}`
+	post := func(b *testing.B, base string) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v3.2/configuration/action/get_agent", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+ownerA)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.Run("emulator-direct", func(b *testing.B) {
+		for b.Loop() {
+			post(b, up.URL)
+		}
+	})
+	b.Run("gateway-grpc", func(b *testing.B) {
+		a := testutil.Action(b, "get_agent")
+		req := a.NewRequest()
+		if err := restUnmarshal(body, req); err != nil {
+			b.Fatal(err)
+		}
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ownerA)
+		for b.Loop() {
+			if err := conn.Invoke(ctx, a.FullMethod(), req, a.NewResponse()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("gateway-rest", func(b *testing.B) {
+		for b.Loop() {
+			post(b, httpURL)
+		}
+	})
+}
