@@ -11,7 +11,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"regexp"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -106,6 +108,10 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		// Refused here, so the call costs nothing upstream.
 		return nil, gatewayError(errAuthentication, "Authorization metadata (a bearer token) is required")
 	}
+	region := first(md, MDRegion)
+	if region != "" && !regionPattern.MatchString(region) {
+		return nil, invalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
+	}
 	body, err := wire.EncodeRequest(a, req)
 	if err != nil {
 		return nil, invalidArgument("update_mask", err.Error())
@@ -118,7 +124,7 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		return nil, s.internal(ctx, a, err)
 	}
 	resp, err := s.up.Do(ctx, &upstream.Request{
-		Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: first(md, MDRegion),
+		Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: region,
 	})
 	if err != nil {
 		var ue *upstream.Error
@@ -149,6 +155,11 @@ func setLifecycle(ctx context.Context, legacy, deprecation string) {
 		_ = grpc.SetHeader(ctx, md)
 	}
 }
+
+// regionPattern is what a region name may look like. Regions other than dal and fra are passed
+// on, so that a new data center needs no gateway release; the upstream answers
+// misdirected_request for one it does not serve.
+var regionPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // first returns the first value of key in md, or "".
 func first(md metadata.MD, key string) string {

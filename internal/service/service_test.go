@@ -156,6 +156,10 @@ func TestRefusalsCostNothing(t *testing.T) {
 	if _, err := s.Call(withToken("dal:x"), g, g.NewRequest()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "id") {
 		t.Errorf("get_agent without id = %v, want INVALID_ARGUMENT naming id", err)
 	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(MDAuthorization, "Bearer dal:x", MDRegion, "dal/../x"))
+	if _, err := s.Call(ctx, a, a.NewRequest()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "X-Region") {
+		t.Errorf("Call with a malformed X-Region = %v, want INVALID_ARGUMENT naming it", err)
+	}
 	if len(up.calls) != 0 {
 		t.Errorf("refused calls reached the upstream %d times", len(up.calls))
 	}
