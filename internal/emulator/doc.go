@@ -29,13 +29,13 @@
 //
 // Each request is checked against the spec's rules for its action (package spec, shared with the
 // gateway): required fields, JSON types, the allowed values, HH:MM times, limits (agent
-// max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180
-// characters) and unknown fields, which are refused. Then the action's handler checks the
+// max_chats_count ≤ 100, bot ≤ 500, group name ≤ 180 characters), unknown fields, which are
+// refused, and the rules between fields (a new group needs a normal priority, webhook filters must
+// suit the action, a property takes a domain or a range). Then the action's handler checks the
 // "Required scopes" (a :rw scope grants its :ro, and an --all scope its --my), the resources the
-// request names, and the cross-field rules (a new group needs a normal priority, webhook filters
-// must suit the action, property values must be of the property's type, domain and range, at most
-// 60 webhooks per action, 10 for personal tokens). A handler checks everything before it changes
-// anything, so a refused call changes nothing.
+// request names, property values against their registered type, domain and range, and the
+// webhook limits (60 per action, 10 for personal tokens). A handler checks everything before it
+// changes anything, so a refused call changes nothing.
 //
 // Before its action, every call passes, in this order: the action name (404 not_found), the
 // method (POST), the injected faults, the path's version (unsupported_version), the body's size
