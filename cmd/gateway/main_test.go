@@ -35,11 +35,24 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		// The gateway's log lines, one per call, never hold a token.
+		for _, tok := range []string{"dal:owner-a", "Bearer"} {
+			if strings.Contains(logs.String(), tok) {
+				t.Errorf("the gateway logged %q:\n%s", tok, logs.String())
+			}
+		}
+		if !strings.Contains(logs.String(), `"msg":"call"`) {
+			t.Errorf("the gateway logged no call:\n%s", logs.String())
+		}
+	})
 	var printed strings.Builder
 	lines := bufio.NewScanner(out)
 	restURL := regexp.MustCompile(`REST on (http://\S+),`)
@@ -141,4 +154,22 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("the error does not name %s:\n%s", name, out)
 		}
 	}
+}
+
+// syncBuffer is a strings.Builder safe for the process's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
