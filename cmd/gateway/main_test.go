@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // TestMain lets the test binary stand in for the command: run with RUN_GATEWAY_MAIN=1, it runs
@@ -35,7 +37,7 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -154,22 +156,4 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("the error does not name %s:\n%s", name, out)
 		}
 	}
-}
-
-// syncBuffer is a strings.Builder safe for the process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/server"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // The emulator's built-in tokens.
@@ -54,24 +53,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a running gateway, on :0 ports, in front of an emulator.
 type env struct {
 	t       *testing.T
@@ -80,7 +61,7 @@ type env struct {
 	g       *server.Gateway
 	conn    *grpc.ClientConn
 	httpURL string
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 }
 
 // newEnv starts an in-process emulator with opts and a gateway in front of it.
@@ -107,7 +88,7 @@ func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := server.New(cfg, log)
 	if err != nil {

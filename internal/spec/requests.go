@@ -154,66 +154,61 @@ var (
 	).withRule(checkPropertyDomain)
 )
 
+// agentSettings are the optional fields of create_agent and update_agent.
+var agentSettings = []field{
+	opt("role", oneOf(roles...)),
+	opt("avatar_path", anyString),
+	opt("login_status", oneOf(loginStatuses...)),
+	opt("job_title", anyString),
+	opt("mobile", anyString),
+	opt("max_chats_count", &integer{0, agentMaxChats}),
+	opt("groups", groupMemberships),
+	opt("notifications", set(oneOf(notificationsValues...))),
+	opt("email_subscriptions", set(oneOf(emailSubscriptions...))),
+	opt("work_scheduler", workScheduler),
+}
+
+// botSettings are the optional fields of create_bot and update_bot.
+var botSettings = []field{
+	opt("avatar", anyString),
+	opt("max_chats_count", &integer{0, botMaxChats}),
+	opt("default_group_priority", oneOf(priorities...)),
+	opt("groups", groupMemberships),
+	opt("webhooks", botWebhooks),
+	opt("work_scheduler", workScheduler),
+}
+
 // requests is the schema of every action's request body.
 var requests = map[string]node{
-	"create_agent": obj(
+	// create_agent and update_agent share their optional fields; only create takes
+	// awaiting_approval, and only create requires a name.
+	"create_agent": obj(append([]field{
 		req("id", nonEmpty),
 		req("name", nonEmpty),
-		opt("role", oneOf(roles...)),
-		opt("avatar_path", anyString),
-		opt("login_status", oneOf(loginStatuses...)),
-		opt("job_title", anyString),
-		opt("mobile", anyString),
-		opt("max_chats_count", &integer{0, agentMaxChats}),
 		opt("awaiting_approval", boolValue),
-		opt("groups", groupMemberships),
-		opt("notifications", set(oneOf(notificationsValues...))),
-		opt("email_subscriptions", set(oneOf(emailSubscriptions...))),
-		opt("work_scheduler", workScheduler),
-	),
+	}, agentSettings...)...),
 	"get_agent":   obj(req("id", nonEmpty), opt("fields", agentFieldsList)),
 	"list_agents": obj(opt("filters", obj(opt("group_ids", set(uintValue)))), opt("fields", agentFieldsList)),
-	"update_agent": obj(
+	"update_agent": obj(append([]field{
 		req("id", nonEmpty),
 		opt("name", nonEmpty),
-		opt("role", oneOf(roles...)),
-		opt("avatar_path", anyString),
-		opt("login_status", oneOf(loginStatuses...)),
-		opt("job_title", anyString),
-		opt("mobile", anyString),
-		opt("max_chats_count", &integer{0, agentMaxChats}),
-		opt("groups", groupMemberships),
-		opt("notifications", set(oneOf(notificationsValues...))),
-		opt("email_subscriptions", set(oneOf(emailSubscriptions...))),
-		opt("work_scheduler", workScheduler),
-	),
+	}, agentSettings...)...),
 	"delete_agent":               obj(req("id", nonEmpty)),
 	"suspend_agent":              obj(req("id", nonEmpty)),
 	"unsuspend_agent":            obj(req("id", nonEmpty)),
 	"request_agent_unsuspension": obj(),
 	"approve_agent":              obj(req("id", nonEmpty)),
 
-	"create_bot": obj(
+	// Likewise create_bot and update_bot; only create takes job_title, as the spec's tables say.
+	"create_bot": obj(append([]field{
 		req("name", nonEmpty),
-		opt("avatar", anyString),
-		opt("max_chats_count", &integer{0, botMaxChats}),
-		opt("default_group_priority", oneOf(priorities...)),
 		opt("job_title", anyString),
-		opt("groups", groupMemberships),
-		opt("webhooks", botWebhooks),
-		opt("work_scheduler", workScheduler),
-	),
+	}, botSettings...)...),
 	"delete_bot": obj(req("bot_agent_id", nonEmpty)),
-	"update_bot": obj(
+	"update_bot": obj(append([]field{
 		req("id", nonEmpty),
 		opt("name", nonEmpty),
-		opt("avatar", anyString),
-		opt("max_chats_count", &integer{0, botMaxChats}),
-		opt("groups", groupMemberships),
-		opt("default_group_priority", oneOf(priorities...)),
-		opt("webhooks", botWebhooks),
-		opt("work_scheduler", workScheduler),
-	),
+	}, botSettings...)...),
 	"list_bots": obj(opt("all", boolValue)),
 	"get_bot":   obj(req("bot_agent_id", nonEmpty)),
 

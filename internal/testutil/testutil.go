@@ -2,8 +2,10 @@
 package testutil
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/livechat-gateway/gateway/internal/action"
@@ -31,4 +33,25 @@ func JSONEqual(t testing.TB, got, want string) bool {
 		t.Fatalf("invalid JSON %q: %v", want, err)
 	}
 	return reflect.DeepEqual(g, w)
+}
+
+// SyncBuffer collects the output of a logger or a process while a test reads it: a buffer safe
+// for concurrent use.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/emulator"
+
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // The emulator's built-in tokens, as Authorization values.
@@ -36,24 +38,6 @@ const (
 // secrets are the strings no log or error may hold.
 var secrets = []string{"dal:owner-a", "fra:owner-f", "sekrit-token-123"}
 
-// syncBuffer is a bytes.Buffer that a logger and a test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newEmulator serves a new emulator over real HTTP for one test.
 func newEmulator(t *testing.T, opts ...emulator.Option) (*emulator.Emulator, *httptest.Server) {
 	t.Helper()
@@ -69,9 +53,9 @@ func newEmulator(t *testing.T, opts ...emulator.Option) (*emulator.Emulator, *ht
 // newClient returns a client with o, a short backoff unless o sets one, and a logger at debug
 // level writing to the returned buffer. When the test ends, it fails the test if the log holds
 // any token.
-func newClient(t *testing.T, o Options) (*Client, *syncBuffer) {
+func newClient(t *testing.T, o Options) (*Client, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(testutil.SyncBuffer)
 	o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.BaseBackoff == 0 {
 		o.BaseBackoff = time.Millisecond
