@@ -185,3 +185,34 @@ func TestTypeOf(t *testing.T) {
 func jsonUnmarshal(s string, m proto.Message) error {
 	return wire.StrictUnmarshalOptions().Unmarshal([]byte(s), m)
 }
+
+// TestAnswersToleratesNewFields checks that fields the upstream adds, inside top-level arrays and
+// maps too, are dropped rather than failing the call.
+func TestAnswersToleratesNewFields(t *testing.T) {
+	for _, tc := range []struct{ action, answer string }{
+		{"list_agents", `[{"id":"a@x","name":"A","brand_new":{"x":1}}]`},
+		{"list_groups", `[{"id":0,"name":"General","shiny":true}]`},
+		{"get_bot", `{"bot_agent":{"id":"b","name":"B","later":[1]},"meta":{}}`},
+		{"list_registered_webhooks", `[{"webhook_id":"w","url":"https://x","new_field":"y"}]`},
+		{"list_license_properties", `{"ns":{"p":1}}`},
+	} {
+		s, _ := newService(t, &fakeUpstream{resp: &upstream.Response{Body: []byte(tc.answer)}})
+		a := testutil.Action(t, tc.action)
+		req := a.NewRequest()
+		if tc.action == "get_bot" {
+			req = mustRequest(t, a, `{"bot_agent_id":"b"}`)
+		}
+		if _, err := s.Call(withToken("dal:x"), a, req); err != nil {
+			t.Errorf("%s answered %s: %v, want the unknown fields dropped", tc.action, tc.answer, err)
+		}
+	}
+}
+
+func mustRequest(t *testing.T, a *action.Action, body string) proto.Message {
+	t.Helper()
+	m := a.NewRequest()
+	if err := jsonUnmarshal(body, m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
