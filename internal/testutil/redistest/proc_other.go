@@ -1,0 +1,9 @@
+//go:build !linux
+
+package redistest
+
+import "syscall"
+
+// sysProcAttr returns nil: only Linux can tie a child's life to its parent's. Elsewhere the
+// test cleanups are what stop the servers.
+func sysProcAttr() *syscall.SysProcAttr { return nil }

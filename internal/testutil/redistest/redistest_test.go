@@ -1,0 +1,106 @@
+package redistest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestServerKillRestart(t *testing.T) {
+	t.Parallel()
+	in := Server(t)
+	if got := in.URL(); got != "redis://"+in.Addr()+"/0" {
+		t.Errorf("URL() = %q; want redis://%s/0", got, in.Addr())
+	}
+	if _, err := Do(in.Addr(), "SET", "k", "v"); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	in.Kill()
+	if reply, err := Do(in.Addr(), "PING"); err == nil {
+		t.Fatalf("PING after Kill = %q; want an error", reply)
+	}
+	addr := in.Addr()
+	in.Restart()
+	if in.Addr() != addr {
+		t.Errorf("Addr() after Restart = %s; want the same %s", in.Addr(), addr)
+	}
+	// Nothing is persisted: the restarted server is empty.
+	if reply, err := Do(in.Addr(), "DBSIZE"); err != nil || reply != "0" {
+		t.Errorf("DBSIZE after Restart = %q, %v; want 0", reply, err)
+	}
+	in.Stop()
+	in.Stop() // a second Stop does nothing
+	if reply, err := Do(in.Addr(), "PING"); err == nil {
+		t.Fatalf("PING after Stop = %q; want an error", reply)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	c := Cluster(t)
+	if len(c.Addrs()) != 3 {
+		t.Fatalf("Addrs() = %v; want 3 nodes", c.Addrs())
+	}
+	if want := "redis-cluster://" + strings.Join(c.Addrs(), ","); c.URL() != want {
+		t.Errorf("URL() = %q; want %q", c.URL(), want)
+	}
+	for _, addr := range c.Addrs() {
+		info, err := Do(addr, "CLUSTER", "INFO")
+		if err != nil || !strings.Contains(info, "cluster_known_nodes:3") || !strings.Contains(info, "cluster_size:3") {
+			t.Errorf("CLUSTER INFO on %s = %q, %v; want 3 known nodes, 3 masters", addr, info, err)
+		}
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	s := Sentinel(t)
+	if want := "redis-sentinel://" + s.Sentinel.Addr() + "/mymaster"; s.URL() != want {
+		t.Errorf("URL() = %q; want %q", s.URL(), want)
+	}
+	info, err := Do(s.Sentinel.Addr(), "INFO", "sentinel")
+	if err != nil || !strings.Contains(info, "name=mymaster,status=ok,address="+s.Master.Addr()) {
+		t.Errorf("INFO sentinel = %q, %v; want mymaster ok at %s", info, err, s.Master.Addr())
+	}
+}
+
+// stopper is a testing.TB that records how a test would have ended, and ends the call with a
+// panic instead of runtime.Goexit.
+type stopper struct {
+	testing.TB
+	how string
+}
+
+func (s *stopper) Helper()               {}
+func (s *stopper) Fatalf(string, ...any) { s.how = "fatal"; panic(s) }
+func (s *stopper) Skipf(string, ...any)  { s.how = "skip"; panic(s) }
+
+func TestMissingRedisSkipsExceptInCI(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no redis-server there
+	for _, tc := range []struct{ ci, want string }{
+		{"", "skip"},
+		{"false", "skip"},
+		{"true", "fatal"},
+		{"1", "fatal"},
+		{"yes", "fatal"}, // not a boolean: when in doubt, do not skip
+	} {
+		t.Setenv("CI", tc.ci)
+		for name, start := range map[string]func(testing.TB){
+			"Server":   func(tb testing.TB) { Server(tb) },
+			"Cluster":  func(tb testing.TB) { Cluster(tb) },
+			"Sentinel": func(tb testing.TB) { Sentinel(tb) },
+		} {
+			s := &stopper{TB: t}
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != s {
+						panic(r)
+					}
+				}()
+				start(s)
+			}()
+			if s.how != tc.want {
+				t.Errorf("%s with CI=%q and no redis-server: %q; want %q", name, tc.ci, s.how, tc.want)
+			}
+		}
+	}
+}
