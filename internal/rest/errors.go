@@ -37,7 +37,7 @@ type errorDetail struct {
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
-		for _, k := range []string{service.MDLegacy, service.MDDeprecation} {
+		for _, k := range []string{service.MDLegacy, service.MDDeprecation, service.MDCache} {
 			if v := md.HeaderMD.Get(k); len(v) > 0 {
 				w.Header().Set(textproto.CanonicalMIMEHeaderKey(k), v[0])
 			}
@@ -74,21 +74,24 @@ func writeError(w http.ResponseWriter, httpStatus int, d errorDetail) {
 	w.Write(b)
 }
 
-// incomingHeader forwards X-Region (and the defaults: Authorization, Grpc-Metadata-*) to the
-// service as metadata.
+// incomingHeader forwards X-Region and Cache-Control (and the defaults: Authorization,
+// Grpc-Metadata-*) to the service as metadata.
 func incomingHeader(key string) (string, bool) {
-	if textproto.CanonicalMIMEHeaderKey(key) == "X-Region" {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case "X-Region":
 		return service.MDRegion, true
+	case "Cache-Control":
+		return service.MDCacheControl, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
 
 // outgoingHeader sends the upstream's lifecycle headers back as the plain HTTP headers the
-// upstream uses, not grpc-gateway's Grpc-Metadata- form. Other header metadata, such as the
+// upstream uses, not grpc-gateway's Grpc-Metadata- form, and the cache's X-Cache. Other header metadata, such as the
 // in-memory gRPC connection's content-type, is not the upstream's surface and stays inside.
 func outgoingHeader(key string) (string, bool) {
 	switch key {
-	case service.MDLegacy, service.MDDeprecation:
+	case service.MDLegacy, service.MDDeprecation, service.MDCache:
 		return textproto.CanonicalMIMEHeaderKey(key), true
 	}
 	return "", false

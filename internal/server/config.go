@@ -6,17 +6,21 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/livechat-gateway/gateway/internal/cache"
 )
 
 // Config is the gateway's configuration, from the environment (DESIGN.md, "Configuration").
 type Config struct {
-	GRPCAddr        string        // GATEWAY_GRPC_ADDR
-	HTTPAddr        string        // GATEWAY_HTTP_ADDR
-	UpstreamURL     string        // LIVECHAT_API_URL
-	RedisURL        string        // REDIS_URL; the cache is not built yet, so it is only checked
-	CacheTTL        time.Duration // CACHE_TTL
+	GRPCAddr    string        // GATEWAY_GRPC_ADDR
+	HTTPAddr    string        // GATEWAY_HTTP_ADDR
+	UpstreamURL string        // LIVECHAT_API_URL
+	RedisURL    string        // REDIS_URL; unset: the in-process store
+	CacheTTL    time.Duration // CACHE_TTL
+	// CacheKeySecret (CACHE_KEY_SECRET) keys the credential hashes in cache keys. Unset, each
+	// process draws a random one, and replicas do not share entries.
+	CacheKeySecret  string
 	UpstreamTimeout time.Duration // UPSTREAM_TIMEOUT
 	ShutdownTimeout time.Duration // GATEWAY_SHUTDOWN_TIMEOUT: how long in-flight calls may finish
 	LogLevel        slog.Level    // LOG_LEVEL
@@ -61,6 +65,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	str("GATEWAY_HTTP_ADDR", &c.HTTPAddr)
 	str("LIVECHAT_API_URL", &c.UpstreamURL)
 	str("REDIS_URL", &c.RedisURL)
+	str("CACHE_KEY_SECRET", &c.CacheKeySecret)
 	dur("CACHE_TTL", &c.CacheTTL)
 	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
 	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
@@ -86,8 +91,14 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("LIVECHAT_API_URL=%q: want an absolute http or https URL", c.UpstreamURL))
 	}
-	if c.RedisURL != "" && !hasScheme(c.RedisURL, "redis", "rediss", "redis-sentinel", "redis-cluster") {
-		errs = append(errs, fmt.Errorf("REDIS_URL=%q: want redis://, rediss:// or a cluster or sentinel form", c.RedisURL))
+	if c.RedisURL != "" {
+		if _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
+			// The error never holds the URL's password, so neither does this.
+			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+		}
+	}
+	if c.CacheKeySecret != "" && len(c.CacheKeySecret) < 16 {
+		errs = append(errs, errors.New("CACHE_KEY_SECRET: want at least 16 bytes"))
 	}
 	if c.CacheTTL <= 0 || c.CacheTTL > time.Hour {
 		errs = append(errs, fmt.Errorf("CACHE_TTL=%v: want more than 0 and at most 1h", c.CacheTTL))
@@ -99,17 +110,4 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("GATEWAY_SHUTDOWN_TIMEOUT=%v: want more than 0", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
-}
-
-func hasScheme(raw string, schemes ...string) bool {
-	scheme, _, ok := strings.Cut(raw, "://")
-	if !ok {
-		return false
-	}
-	for _, s := range schemes {
-		if scheme == s {
-			return true
-		}
-	}
-	return false
 }

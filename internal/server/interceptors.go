@@ -12,12 +12,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
-// logCalls logs every call with its method, action, code and latency. It logs nothing of the
-// metadata but the region: the authorization metadata holds the caller's token.
-func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
+// logCalls logs and counts every call with its method, action, code and latency. It logs nothing
+// of the metadata but the region: the authorization metadata holds the caller's token.
+func logCalls(log *slog.Logger, reg *metrics.Registry) grpc.UnaryServerInterceptor {
+	calls := reg.Counter("gateway_calls_total", "Calls by gRPC method and code, REST included.", "method", "code")
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
@@ -35,6 +37,7 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 			level = slog.LevelError
 		}
 		log.Log(ctx, level, "call", attrs...)
+		calls.Inc(info.FullMethod, status.Code(err).String())
 		return resp, err
 	}
 }

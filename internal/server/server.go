@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,8 @@ import (
 
 	gateway "github.com/livechat-gateway/gateway"
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
 	"github.com/livechat-gateway/gateway/internal/upstream"
@@ -45,6 +48,33 @@ type Gateway struct {
 	inproc         *bufconn.Listener // the REST surface's connection to the gRPC server
 	conn           *grpc.ClientConn
 	ready          atomic.Bool
+	store          store
+	metrics        *metrics.Registry
+}
+
+// store is the cache's store as the gateway owns it: the service's Store, and Close.
+type store interface {
+	service.Store
+	Close() error
+}
+
+// In-process store bounds: the gateway's memory is the limit, and answers are small.
+const (
+	memoryMaxEntries = 100_000
+	memoryMaxBytes   = 256 << 20
+)
+
+// newStore returns the cache's store: Redis when REDIS_URL is set, else the in-process one.
+func newStore(cfg Config, log *slog.Logger) (store, error) {
+	if cfg.RedisURL == "" {
+		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
+	}
+	r, err := cache.NewRedis(cfg.RedisURL, cache.RedisOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	log.Info("cache on Redis")
+	return r, nil
 }
 
 // New builds the gateway of cfg and opens its listeners, so that an address of port 0 is known
@@ -60,14 +90,28 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := service.New(up, log)
+	reg := metrics.New()
+	store, err := newStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), inproc: bufconn.Listen(1 << 20)}
+	secret := []byte(cfg.CacheKeySecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		log.Info("CACHE_KEY_SECRET is unset: cache keys are this process's own, so replicas share no entries")
+	}
+	svc, err := service.New(up, log, service.WithCache(service.Cache{
+		Store: store, TTL: cfg.CacheTTL, Secret: secret, UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg,
+	}))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), inproc: bufconn.Listen(1 << 20), store: store, metrics: reg}
 	g.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log)),
+		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log, reg)),
 	)
 	svc.Register(g.grpc)
 	healthpb.RegisterHealthServer(g.grpc, g.health)
@@ -96,6 +140,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	root.HandleFunc("GET /readyz", g.readyz)
+	root.Handle("GET /metrics", reg.Handler())
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.OpenAPI())
@@ -173,6 +218,7 @@ func (g *Gateway) shutdown() {
 	})
 	wg.Wait()
 	g.conn.Close()
+	g.store.Close()
 	g.log.Info("stopped")
 }
 

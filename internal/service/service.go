@@ -44,19 +44,38 @@ const (
 
 // Service serves the API. Create it with New.
 type Service struct {
-	up  Upstream
-	log *slog.Logger
+	up    Upstream
+	log   *slog.Logger
+	reads *reads // nil: no cache
 }
 
-// New returns a Service that calls up. It refuses a nil upstream.
-func New(up Upstream, log *slog.Logger) (*Service, error) {
+// Option configures a Service.
+type Option func(*Service) error
+
+// WithCache caches the reads as c says.
+func WithCache(c Cache) Option {
+	return func(s *Service) error {
+		r, err := newReads(c, s.log)
+		s.reads = r
+		return err
+	}
+}
+
+// New returns a Service that calls up. It refuses a nil upstream and a bad option.
+func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	if up == nil {
 		return nil, errors.New("service: no upstream")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{up: up, log: log}, nil
+	s := &Service{up: up, log: log}
+	for _, opt := range opts {
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Register registers the five services on r, with every method on the generic path.
@@ -123,9 +142,25 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		}
 		return nil, s.internal(ctx, a, err)
 	}
-	resp, err := s.up.Do(ctx, &upstream.Request{
-		Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: region,
-	})
+	fetch := func(ctx context.Context) (*answer, error) {
+		resp, err := s.up.Do(ctx, &upstream.Request{
+			Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: region,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := a.NewResponse()
+		if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
+			return nil, err
+		}
+		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation}, nil
+	}
+	var ans *answer
+	if a.Read && s.reads != nil {
+		ans, err = s.reads.read(ctx, a, auth, region, body, fetch)
+	} else {
+		ans, err = fetch(ctx)
+	}
 	if err != nil {
 		var ue *upstream.Error
 		if errors.As(err, &ue) {
@@ -133,12 +168,11 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		}
 		return nil, s.status(ctx, a, err)
 	}
-	setLifecycle(ctx, resp.Legacy, resp.Deprecation)
-	out := a.NewResponse()
-	if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
-		return nil, s.internal(ctx, a, err)
+	if !a.Read && s.reads != nil {
+		s.reads.wrote(ctx, a, auth)
 	}
-	return out, nil
+	setLifecycle(ctx, ans.legacy, ans.deprecation)
+	return ans.resp, nil
 }
 
 // setLifecycle sends the upstream's Legacy and Deprecation headers as header metadata.
