@@ -25,6 +25,9 @@ type Store interface {
 	// counter then lives for ttl after this bump (refreshed by each bump). A counter that expires
 	// starts again from 0, so ttl should outlive every entry stored under an older value.
 	Bump(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Lookup returns Generation(counterKey) and Get(key) together, in one round trip where the
+	// store has round trips. The two keys must share a hash tag.
+	Lookup(ctx context.Context, counterKey, key string) (gen int64, val []byte, ok bool, err error)
 	// Close releases resources.
 	Close() error
 }

@@ -118,6 +118,20 @@ func mustBump(t *testing.T, s cache.Store, key string, ttl time.Duration) int64 
 // each subtest. The subtests run in parallel, each with keys of its own, since several wait for
 // expiry.
 func testStore(t *testing.T, newStore func(t *testing.T) cache.Store) {
+	t.Run("Lookup", func(t *testing.T) {
+		t.Parallel()
+		s, c, k := newStore(t), key(t, "gen"), key(t, "k")
+		if gen, val, ok, err := s.Lookup(context.Background(), c, k); err != nil || gen != 0 || ok || val != nil {
+			t.Fatalf("Lookup on nothing = %d, %q, %v, %v; want 0, nil, miss", gen, val, ok, err)
+		}
+		mustBump(t, s, c, time.Minute)
+		mustBump(t, s, c, time.Minute)
+		mustSet(t, s, k, []byte("v\x00\xff"), time.Minute)
+		if gen, val, ok, err := s.Lookup(context.Background(), c, k); err != nil || gen != 2 || !ok || string(val) != "v\x00\xff" {
+			t.Fatalf("Lookup = %d, %q, %v, %v; want 2, the value, hit", gen, val, ok, err)
+		}
+	})
+
 	t.Run("MissThenHit", func(t *testing.T) {
 		t.Parallel()
 		s, k := newStore(t), key(t, "k")

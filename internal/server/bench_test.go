@@ -13,11 +13,13 @@ import (
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/testutil"
+	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
 // BenchmarkGetAgent measures one get_agent three ways in one process, so that their ratios show
 // what the gateway adds: straight to the emulator over HTTP (the baseline), through the gateway
-// over gRPC, and through the gateway over REST. Run with: make bench.
+// over gRPC, and through the gateway over REST, both with Cache-Control: no-cache so that every
+// call goes upstream (BenchmarkGetAgentCache measures hits). Run with: make bench.
 func BenchmarkGetAgent(b *testing.B) {
 	e, err := emulator.New()
 	if err != nil {
@@ -45,6 +47,7 @@ func BenchmarkGetAgent(b *testing.B) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/v3.2/configuration/action/get_agent", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+ownerA)
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cache-Control", "no-cache")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
@@ -66,7 +69,7 @@ func BenchmarkGetAgent(b *testing.B) {
 		if err := restUnmarshal(body, req); err != nil {
 			b.Fatal(err)
 		}
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ownerA)
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ownerA, "cache-control", "no-cache")
 		for b.Loop() {
 			if err := conn.Invoke(ctx, a.FullMethod(), req, a.NewResponse()); err != nil {
 				b.Fatal(err)
@@ -78,4 +81,53 @@ func BenchmarkGetAgent(b *testing.B) {
 			post(b, httpURL)
 		}
 	})
+}
+
+// BenchmarkGetAgentCache measures get_agent over gRPC through the gateway with each store: a
+// cached hit against an uncached read (Cache-Control: no-cache, which goes upstream and refreshes
+// the entry). Compare hit/uncached ratios within one run. Run with: make bench.
+func BenchmarkGetAgentCache(b *testing.B) {
+	for _, store := range []string{"memory", "redis"} {
+		b.Run(store, func(b *testing.B) {
+			redisURL := ""
+			if store == "redis" {
+				redisURL = redistest.Server(b).URL()
+			}
+			e, err := emulator.New()
+			if err != nil {
+				b.Fatal(err)
+			}
+			up := httptest.NewServer(e)
+			defer up.Close()
+			cfg := server.Defaults()
+			cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL, cfg.RedisURL = "127.0.0.1:0", "127.0.0.1:0", up.URL, redisURL
+			g, err := server.New(cfg, discardLogger())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- g.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			waitReady(b, "http://"+g.HTTPAddr().String())
+			conn := dialGRPC(b, g.GRPCAddr().String())
+			defer conn.Close()
+
+			a := testutil.Action(b, "get_agent")
+			req := a.NewRequest()
+			if err := restUnmarshal(`{"id":"owner-a@example.com"}`, req); err != nil {
+				b.Fatal(err)
+			}
+			call := func(b *testing.B, md ...string) {
+				ctx := metadata.AppendToOutgoingContext(context.Background(), append(md, "authorization", "Bearer "+ownerA)...)
+				for b.Loop() {
+					if err := conn.Invoke(ctx, a.FullMethod(), req, a.NewResponse()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.Run("uncached", func(b *testing.B) { call(b, "cache-control", "no-cache") })
+			b.Run("hit", func(b *testing.B) { call(b) })
+		})
+	}
 }

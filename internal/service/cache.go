@@ -27,8 +27,8 @@ import (
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	Generation(ctx context.Context, key string) (int64, error)
 	Bump(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	Lookup(ctx context.Context, counterKey, key string) (gen int64, val []byte, ok bool, err error)
 }
 
 // Metadata of the cache: the outcome a read reports, and the client's wish to skip the cache.
@@ -112,11 +112,13 @@ func (r *reads) credential(auth string) string {
 // credential's keys in one Redis Cluster slot.
 func generationKey(cred string) string { return "lcgw:{" + cred + "}:gen" }
 
-// entryKey is the key of one answer: the credential, its generation, the region, the action and
-// a hash of the request's bytes, which wire.EncodeRequest makes deterministic.
-func entryKey(cred string, gen int64, region string, a *action.Action, body []byte) string {
+// entryKey is the key of one answer: the credential, the region, the action and a hash of the
+// request's bytes, which wire.EncodeRequest makes deterministic. The generation the answer was
+// filled under is stored in the entry, not in the key, so that one round trip (Store.Lookup)
+// fetches the credential's generation and the entry together.
+func entryKey(cred, region string, a *action.Action, body []byte) string {
 	sum := sha256.Sum256(body)
-	return fmt.Sprintf("lcgw:{%s}:%d:%s:%s:%s", cred, gen, region, a.Name, hex.EncodeToString(sum[:16]))
+	return fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", cred, region, a.Name, hex.EncodeToString(sum[:16]))
 }
 
 // answer is a successful upstream answer, as cached and as shared among coalesced callers.
@@ -132,20 +134,18 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	refresh := noCache(md.Get(MDCacheControl))
 	cred := r.credential(auth)
 
-	gen, err := r.Store.Generation(ctx, generationKey(cred))
+	key := entryKey(cred, region, a, body)
+	gen, ans, err := r.lookup(ctx, a, cred, key)
 	if err != nil {
-		// Fail open: no key can be trusted without the generation, so go upstream.
-		r.storeFailed(ctx, a, "generation", err)
+		// Fail open: no entry can be trusted without the generation, so go upstream.
+		r.storeFailed(ctx, a, "lookup", err)
 		setCacheHeader(ctx, cacheBypass)
 		return call(ctx)
 	}
-	key := entryKey(cred, gen, region, a, body)
-	if !refresh {
-		if ans, ok := r.get(ctx, a, key); ok {
-			r.outcomes.Inc(a.Name, cacheHit)
-			setCacheHeader(ctx, cacheHit)
-			return ans, nil
-		}
+	if ans != nil && !refresh {
+		r.outcomes.Inc(a.Name, cacheHit)
+		setCacheHeader(ctx, cacheHit)
+		return ans, nil
 	}
 	outcome := cacheMiss
 	if refresh {
@@ -157,7 +157,9 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	// Coalesce identical misses. The shared call must not end because its first caller gave
 	// up, so it runs detached from that caller's cancellation, bounded by the upstream timeout;
 	// each caller still waits only until its own deadline.
-	flightKey := key
+	// Callers on different generations must not share a call: the later one may have to see
+	// a write the earlier one's answer predates.
+	flightKey := fmt.Sprintf("%s:%d", key, gen)
 	if refresh {
 		flightKey += ":refresh"
 	}
@@ -167,7 +169,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		if !refresh {
 			// A caller that missed just before another flight stored the answer lands here:
 			// look again rather than call the upstream a second time.
-			if ans, ok := r.get(shared, a, key); ok {
+			if _, ans, err := r.lookup(shared, a, cred, key); err == nil && ans != nil {
 				return ans, nil
 			}
 		}
@@ -175,9 +177,10 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		if err != nil {
 			return nil, err
 		}
-		// Stored under the generation read before the call: if a write bumped it meanwhile,
-		// this entry is already unreachable, so a racing read cannot bring stale data back.
-		r.put(shared, a, key, ans)
+		// Stored with the generation read before the call: if a write bumped it meanwhile, the
+		// entry is already out of date and no lookup will serve it, so a racing read cannot
+		// bring stale data back.
+		r.put(shared, a, key, gen, ans)
 		return ans, nil
 	})
 	select {
@@ -196,28 +199,35 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	}
 }
 
-// get returns the cached answer at key; a store error or an unreadable entry is a miss.
-func (r *reads) get(ctx context.Context, a *action.Action, key string) (*answer, bool) {
-	b, ok, err := r.Store.Get(ctx, key)
-	if err != nil {
-		r.storeFailed(ctx, a, "get", err)
-		return nil, false
+// lookup returns the credential's generation and the answer at key, if there is one filled
+// under that generation. An entry of an older generation, or one that cannot be read, is a miss.
+func (r *reads) lookup(ctx context.Context, a *action.Action, cred, key string) (int64, *answer, error) {
+	gen, b, ok, err := r.Store.Lookup(ctx, generationKey(cred), key)
+	if err != nil || !ok {
+		return gen, nil, err
 	}
-	if !ok {
-		return nil, false
+	filled, n := binary.Varint(b)
+	if n <= 0 || filled != gen {
+		return gen, nil, nil
 	}
-	ans, err := decodeAnswer(a, b)
+	ans, err := decodeAnswer(a, b[n:])
 	if err != nil {
 		r.log.WarnContext(ctx, "unreadable cache entry", "action", a.Name, "err", err)
-		return nil, false
+		return gen, nil, nil
 	}
-	return ans, true
+	return gen, ans, nil
 }
 
-// put stores an answer, unless it is too large; a store error is logged and counted.
-func (r *reads) put(ctx context.Context, a *action.Action, key string, ans *answer) {
-	b, err := encodeAnswer(ans)
-	if err != nil || len(b) > r.MaxValueBytes {
+// put stores an answer with the generation it was filled under, unless it is too large; a store
+// error is logged and counted.
+func (r *reads) put(ctx context.Context, a *action.Action, key string, gen int64, ans *answer) {
+	enc, err := encodeAnswer(ans)
+	if err != nil {
+		return
+	}
+	b := binary.AppendVarint(make([]byte, 0, len(enc)+binary.MaxVarintLen64), gen)
+	b = append(b, enc...)
+	if len(b) > r.MaxValueBytes {
 		return
 	}
 	if err := r.Store.Set(ctx, key, b, r.TTL); err != nil {

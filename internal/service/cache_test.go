@@ -56,6 +56,15 @@ func (s *mapStore) Generation(_ context.Context, k string) (int64, error) {
 	return s.gens[k], nil
 }
 
+func (s *mapStore) Lookup(ctx context.Context, c, k string) (int64, []byte, bool, error) {
+	gen, err := s.Generation(ctx, c)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	v, ok, err := s.Get(ctx, k)
+	return gen, v, ok, err
+}
+
 func (s *mapStore) Bump(_ context.Context, k string, _ time.Duration) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
