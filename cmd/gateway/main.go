@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
 )
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cache.LogTo(log)
 
 	var emu *emulator.Emulator
 	if *dev {

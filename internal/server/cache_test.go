@@ -29,6 +29,13 @@ func stores(t *testing.T, f func(t *testing.T, redisURL string)) {
 	t.Run("redis", func(t *testing.T) { f(t, redistest.Server(t).URL()) })
 }
 
+// storesAndCluster is stores plus a 3-node Redis Cluster, which takes seconds to form, so only
+// a few tests use it.
+func storesAndCluster(t *testing.T, f func(t *testing.T, redisURL string)) {
+	stores(t, f)
+	t.Run("cluster", func(t *testing.T) { f(t, redistest.Cluster(t).URL()) })
+}
+
 // newCachedEnv starts an emulator with opts and a gateway with its cache on redisURL ("" for the
 // in-process store).
 func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
@@ -46,7 +53,7 @@ func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
 
 // TestRepeatedReads: 20 identical reads make one upstream call; X-Cache says miss, then hit.
 func TestRepeatedReads(t *testing.T) {
-	stores(t, func(t *testing.T, redisURL string) {
+	storesAndCluster(t, func(t *testing.T, redisURL string) {
 		v := newCachedEnv(t, redisURL)
 		body := `{"id":"owner-a@example.com","fields":["groups"]}`
 		for i := range 20 {
@@ -84,6 +91,16 @@ func TestRepeatedReads(t *testing.T) {
 		}
 		if n := v.calls("get_agent"); n != 4 {
 			t.Errorf("two failing reads made %d upstream calls, want 2 more (errors are not cached)", n-2)
+		}
+		metrics := v.metrics()
+		for _, want := range []string{
+			`gateway_cache_reads_total{action="get_agent",outcome="hit"} 20`,
+			`gateway_cache_reads_total{action="get_agent",outcome="miss"} 3`,
+			`gateway_cache_reads_total{action="get_agent",outcome="bypass"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+			}
 		}
 	})
 }
@@ -152,7 +169,7 @@ func checkNoTokensInRedis(t *testing.T, redisURL string) {
 // TestWritesInvalidate: after a write through the gateway, the same credential's next read
 // shows it, for writes that change their own resource and writes that change others'.
 func TestWritesInvalidate(t *testing.T) {
-	stores(t, func(t *testing.T, redisURL string) {
+	storesAndCluster(t, func(t *testing.T, redisURL string) {
 		v := newCachedEnv(t, redisURL)
 		steps := []struct {
 			name             string

@@ -217,3 +217,18 @@ func waitReady(tb testing.TB, httpURL string) {
 func restUnmarshal(body string, m proto.Message) error {
 	return rest.NewMarshaler().Unmarshal([]byte(body), m)
 }
+
+// metrics returns the gateway's /metrics page.
+func (v *env) metrics() string {
+	v.t.Helper()
+	resp, err := http.Get(v.httpURL + "/metrics")
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return string(b)
+}
