@@ -299,3 +299,36 @@ func TestCoalescing(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasShareTheCache: two gateways on one Redis with one CACHE_KEY_SECRET share entries,
+// and a write through one invalidates what the other serves.
+func TestReplicasShareTheCache(t *testing.T) {
+	r := redistest.Server(t)
+	e, err := emulator.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(e)
+	t.Cleanup(up.Close)
+	shared := func(c *server.Config) {
+		c.RedisURL = r.URL()
+		c.CacheKeySecret = "a secret both replicas hold"
+	}
+	one, two := startGateway(t, up.URL, shared), startGateway(t, up.URL, shared)
+	body := `{"id":"agent-a@example.com","fields":["job_title"]}`
+	if got := one.rest(ownerA, "get_agent", body); got.header.Get("X-Cache") != "miss" {
+		t.Fatalf("first read on replica one: X-Cache %q", got.header.Get("X-Cache"))
+	}
+	if got := two.rest(ownerA, "get_agent", body); got.header.Get("X-Cache") != "hit" {
+		t.Errorf("the same read on replica two: X-Cache %q, want hit", got.header.Get("X-Cache"))
+	}
+	if w := two.rest(ownerA, "update_agent", `{"id":"agent-a@example.com","job_title":"Shared"}`); w.status != 200 {
+		t.Fatalf("write on replica two: %d %s", w.status, w.body)
+	}
+	if got := one.rest(ownerA, "get_agent", body); !strings.Contains(got.body, `"job_title":"Shared"`) {
+		t.Errorf("replica one after a write through replica two = %s (X-Cache %q), want the write", got.body, got.header.Get("X-Cache"))
+	}
+	if n := e.Calls()["get_agent"]; n != 2 {
+		t.Errorf("%d upstream reads, want 2 (one before and one after the write)", n)
+	}
+}
