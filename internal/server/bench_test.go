@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/livechat-gateway/gateway/internal/emulator"
@@ -27,20 +28,7 @@ func BenchmarkGetAgent(b *testing.B) {
 	}
 	up := httptest.NewServer(e)
 	defer up.Close()
-	cfg := server.Defaults()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", up.URL
-	g, err := server.New(cfg, discardLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	httpURL := "http://" + g.HTTPAddr().String()
-	conn := dialGRPC(b, g.GRPCAddr().String())
-	defer conn.Close()
-	waitReady(b, httpURL)
+	httpURL, conn := benchGateway(b, up.URL, "")
 
 	body := `{"id":"owner-a@example.com"}`
 	post := func(b *testing.B, base string) {
@@ -99,19 +87,7 @@ func BenchmarkGetAgentCache(b *testing.B) {
 			}
 			up := httptest.NewServer(e)
 			defer up.Close()
-			cfg := server.Defaults()
-			cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL, cfg.RedisURL = "127.0.0.1:0", "127.0.0.1:0", up.URL, redisURL
-			g, err := server.New(cfg, discardLogger())
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- g.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			waitReady(b, "http://"+g.HTTPAddr().String())
-			conn := dialGRPC(b, g.GRPCAddr().String())
-			defer conn.Close()
+			_, conn := benchGateway(b, up.URL, redisURL)
 
 			a := testutil.Action(b, "get_agent")
 			req := a.NewRequest()
@@ -130,4 +106,25 @@ func BenchmarkGetAgentCache(b *testing.B) {
 			b.Run("hit", func(b *testing.B) { call(b) })
 		})
 	}
+}
+
+// benchGateway runs a gateway in front of upstreamURL, with its cache on redisURL ("" for the
+// in-process store), until the benchmark ends, and returns its REST URL and a gRPC connection.
+func benchGateway(b *testing.B, upstreamURL, redisURL string) (string, *grpc.ClientConn) {
+	b.Helper()
+	cfg := server.Defaults()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL, cfg.RedisURL = "127.0.0.1:0", "127.0.0.1:0", upstreamURL, redisURL
+	g, err := server.New(cfg, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	httpURL := "http://" + g.HTTPAddr().String()
+	waitReady(b, httpURL)
+	conn := dialGRPC(b, g.GRPCAddr().String())
+	b.Cleanup(func() { conn.Close() })
+	return httpURL, conn
 }

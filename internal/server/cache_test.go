@@ -36,21 +36,6 @@ func storesAndCluster(t *testing.T, f func(t *testing.T, redisURL string)) {
 	t.Run("cluster", func(t *testing.T) { f(t, redistest.Cluster(t).URL()) })
 }
 
-// newCachedEnv starts an emulator with opts and a gateway with its cache on redisURL ("" for the
-// in-process store).
-func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
-	t.Helper()
-	e, err := emulator.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	v := startGateway(t, srv.URL, func(c *server.Config) { c.RedisURL = redisURL })
-	v.emu = e
-	return v
-}
-
 // TestRepeatedReads: 20 identical reads make one upstream call; X-Cache says miss, then hit.
 func TestRepeatedReads(t *testing.T) {
 	storesAndCluster(t, func(t *testing.T, redisURL string) {

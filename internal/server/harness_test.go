@@ -64,8 +64,16 @@ type env struct {
 	logs    *testutil.SyncBuffer
 }
 
-// newEnv starts an in-process emulator with opts and a gateway in front of it.
+// newEnv starts an in-process emulator with opts and a gateway in front of it, with the
+// in-process cache.
 func newEnv(t *testing.T, opts ...emulator.Option) *env {
+	t.Helper()
+	return newCachedEnv(t, "", opts...)
+}
+
+// newCachedEnv starts an emulator with opts and a gateway with its cache on redisURL ("" for the
+// in-process store).
+func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
 	t.Helper()
 	e, err := emulator.New(opts...)
 	if err != nil {
@@ -73,7 +81,7 @@ func newEnv(t *testing.T, opts ...emulator.Option) *env {
 	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	v := startGateway(t, srv.URL, nil)
+	v := startGateway(t, srv.URL, func(c *server.Config) { c.RedisURL = redisURL })
 	v.emu = e
 	return v
 }
