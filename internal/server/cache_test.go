@@ -317,3 +317,36 @@ func TestReplicasShareTheCache(t *testing.T) {
 		t.Errorf("%d upstream reads, want 2 (one before and one after the write)", n)
 	}
 }
+
+// TestSharedCallOutlivesItsFirstCaller: the caller that started a coalesced upstream call gives
+// up; the call goes on for the callers that joined it, and is still made only once.
+func TestSharedCallOutlivesItsFirstCaller(t *testing.T) {
+	v := newEnv(t)
+	if err := v.emu.SetFault("get_group", emulator.Fault{Latency: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	a := testutil.Action(t, "get_group")
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, _, err := v.rpc(ctx, ownerA, a, req(t, a, `{"id":0}`))
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first caller's call is under way
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if _, _, err := v.rpc(context.Background(), ownerA, a, req(t, a, `{"id":0}`)); err != nil {
+				t.Errorf("a caller that joined the shared call = %v, want OK after the first gave up", err)
+			}
+		})
+	}
+	if err := <-first; status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("the first caller = %v, want DEADLINE_EXCEEDED", err)
+	}
+	wg.Wait()
+	if n := v.calls("get_group"); n != 1 {
+		t.Errorf("%d upstream calls, want 1", n)
+	}
+}
