@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"maps"
 	"slices"
 )
 
@@ -31,9 +32,7 @@ func createGroup(c *call) (any, *apiError) {
 		g.LanguageCode = *r.LanguageCode
 	}
 	c.lic.NextGroupID++
-	for id, p := range *r.AgentPriorities {
-		g.Members[id] = p
-	}
+	maps.Copy(g.Members, *r.AgentPriorities)
 	c.lic.Groups[g.ID] = g
 	return map[string]any{"id": g.ID}, nil
 }
@@ -87,10 +86,7 @@ func updateGroup(c *call) (any, *apiError) {
 		g.LanguageCode = *r.LanguageCode
 	}
 	if r.AgentPriorities != nil {
-		g.Members = map[string]string{}
-		for id, p := range *r.AgentPriorities {
-			g.Members[id] = p
-		}
+		g.Members = maps.Clone(*r.AgentPriorities)
 	}
 	return nil, nil
 }

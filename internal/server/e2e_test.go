@@ -39,17 +39,23 @@ func specWorld(t *testing.T) emulator.Option {
 func TestSpecExamplesREST(t *testing.T) {
 	v := newEnv(t, specWorld(t))
 	runExamplesREST(t, v)
-	for _, name := range testutil.SpecExampleOrder {
-		if n := v.calls(name); n != 1 {
-			t.Errorf("%s reached the upstream %d times, want 1", name, n)
-		}
-	}
+	checkOneCallEach(t, v)
 }
 
 // TestSpecExamplesRESTSeparateEmulator does the same with the emulator as a separate process.
 func TestSpecExamplesRESTSeparateEmulator(t *testing.T) {
 	url := startEmulatorProcess(t, "-config", "../emulator/testdata/spec-world.json")
 	runExamplesREST(t, startGateway(t, url, nil))
+}
+
+// checkOneCallEach checks that each example reached the upstream exactly once.
+func checkOneCallEach(t *testing.T, v *env) {
+	t.Helper()
+	for _, name := range testutil.SpecExampleOrder {
+		if n := v.calls(name); n != 1 {
+			t.Errorf("%s reached the upstream %d times, want 1", name, n)
+		}
+	}
 }
 
 func runExamplesREST(t *testing.T, v *env) {
@@ -74,11 +80,7 @@ func runExamplesREST(t *testing.T, v *env) {
 func TestSpecExamplesGRPC(t *testing.T) {
 	v := newEnv(t, specWorld(t))
 	runExamplesGRPC(t, v)
-	for _, name := range testutil.SpecExampleOrder {
-		if n := v.calls(name); n != 1 {
-			t.Errorf("%s reached the upstream %d times, want 1", name, n)
-		}
-	}
+	checkOneCallEach(t, v)
 }
 
 // TestSpecExamplesGRPCSeparateEmulator does the same with the emulator as a separate process.
