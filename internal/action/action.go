@@ -43,6 +43,10 @@ type Action struct {
 	// agent_priorities. A cache that drops less than this after a write serves stale answers.
 	// It is empty for reads.
 	Invalidates []string
+	// AnswerKey names, for a read that answers an object, the key its answer always has, such as
+	// list_bots' "bot_agents". A 200 without it is not an answer of the upstream's (a proxy's
+	// page, a broken deploy), and must not be served or cached as one.
+	AnswerKey string
 
 	request, response protoreflect.MessageType
 }
@@ -107,42 +111,43 @@ var table = []struct {
 	read               bool
 	body, responseBody protoreflect.Name
 	invalidates        []string
+	answerKey          string
 }{
-	{configv1.AgentService_CreateAgent_FullMethodName, write, "", "", agentsAndGroups},
-	{configv1.AgentService_GetAgent_FullMethodName, read, "", "agent", nothing},
-	{configv1.AgentService_ListAgents_FullMethodName, read, "", "agents", nothing},
-	{configv1.AgentService_UpdateAgent_FullMethodName, write, "", "", agentsAndGroups},
-	{configv1.AgentService_DeleteAgent_FullMethodName, write, "", "", agentsAndGroups},
-	{configv1.AgentService_SuspendAgent_FullMethodName, write, "", "", agents},
-	{configv1.AgentService_UnsuspendAgent_FullMethodName, write, "", "", agents},
+	{configv1.AgentService_CreateAgent_FullMethodName, write, "", "", agentsAndGroups, ""},
+	{configv1.AgentService_GetAgent_FullMethodName, read, "", "agent", nothing, "id"},
+	{configv1.AgentService_ListAgents_FullMethodName, read, "", "agents", nothing, ""},
+	{configv1.AgentService_UpdateAgent_FullMethodName, write, "", "", agentsAndGroups, ""},
+	{configv1.AgentService_DeleteAgent_FullMethodName, write, "", "", agentsAndGroups, ""},
+	{configv1.AgentService_SuspendAgent_FullMethodName, write, "", "", agents, ""},
+	{configv1.AgentService_UnsuspendAgent_FullMethodName, write, "", "", agents, ""},
 	// It only emails the license's owners.
-	{configv1.AgentService_RequestAgentUnsuspension_FullMethodName, write, "", "", nothing},
-	{configv1.AgentService_ApproveAgent_FullMethodName, write, "", "", agents},
+	{configv1.AgentService_RequestAgentUnsuspension_FullMethodName, write, "", "", nothing, ""},
+	{configv1.AgentService_ApproveAgent_FullMethodName, write, "", "", agents, ""},
 
-	{configv1.BotService_CreateBot_FullMethodName, write, "", "", botsAndGroups},
-	{configv1.BotService_DeleteBot_FullMethodName, write, "", "", botsAndGroups},
-	{configv1.BotService_UpdateBot_FullMethodName, write, "", "", botsAndGroups},
-	{configv1.BotService_ListBots_FullMethodName, read, "", "", nothing},
-	{configv1.BotService_GetBot_FullMethodName, read, "", "", nothing},
+	{configv1.BotService_CreateBot_FullMethodName, write, "", "", botsAndGroups, ""},
+	{configv1.BotService_DeleteBot_FullMethodName, write, "", "", botsAndGroups, ""},
+	{configv1.BotService_UpdateBot_FullMethodName, write, "", "", botsAndGroups, ""},
+	{configv1.BotService_ListBots_FullMethodName, read, "", "", nothing, "bot_agents"},
+	{configv1.BotService_GetBot_FullMethodName, read, "", "", nothing, "bot_agent"},
 
-	{configv1.GroupService_CreateGroup_FullMethodName, write, "", "", groupsAndMembers},
-	{configv1.GroupService_UpdateGroup_FullMethodName, write, "", "", groupsAndMembers},
-	{configv1.GroupService_DeleteGroup_FullMethodName, write, "", "", groupsAndMembers},
-	{configv1.GroupService_ListGroups_FullMethodName, read, "", "groups", nothing},
-	{configv1.GroupService_GetGroup_FullMethodName, read, "", "group", nothing},
+	{configv1.GroupService_CreateGroup_FullMethodName, write, "", "", groupsAndMembers, ""},
+	{configv1.GroupService_UpdateGroup_FullMethodName, write, "", "", groupsAndMembers, ""},
+	{configv1.GroupService_DeleteGroup_FullMethodName, write, "", "", groupsAndMembers, ""},
+	{configv1.GroupService_ListGroups_FullMethodName, read, "", "groups", nothing, ""},
+	{configv1.GroupService_GetGroup_FullMethodName, read, "", "group", nothing, "id"},
 
-	{configv1.PropertyService_RegisterProperties_FullMethodName, write, "properties", "", registered},
-	{configv1.PropertyService_ListRegisteredProperties_FullMethodName, read, "", "properties", nothing},
-	{configv1.PropertyService_UpdateLicenseProperties_FullMethodName, write, "", "", licenseValues},
-	{configv1.PropertyService_ListLicenseProperties_FullMethodName, read, "", "properties", nothing},
-	{configv1.PropertyService_DeleteLicenseProperties_FullMethodName, write, "", "", licenseValues},
-	{configv1.PropertyService_UpdateGroupProperties_FullMethodName, write, "", "", groupValues},
-	{configv1.PropertyService_ListGroupProperties_FullMethodName, read, "", "properties", nothing},
-	{configv1.PropertyService_DeleteGroupProperties_FullMethodName, write, "", "", groupValues},
+	{configv1.PropertyService_RegisterProperties_FullMethodName, write, "properties", "", registered, ""},
+	{configv1.PropertyService_ListRegisteredProperties_FullMethodName, read, "", "properties", nothing, ""},
+	{configv1.PropertyService_UpdateLicenseProperties_FullMethodName, write, "", "", licenseValues, ""},
+	{configv1.PropertyService_ListLicenseProperties_FullMethodName, read, "", "properties", nothing, ""},
+	{configv1.PropertyService_DeleteLicenseProperties_FullMethodName, write, "", "", licenseValues, ""},
+	{configv1.PropertyService_UpdateGroupProperties_FullMethodName, write, "", "", groupValues, ""},
+	{configv1.PropertyService_ListGroupProperties_FullMethodName, read, "", "properties", nothing, ""},
+	{configv1.PropertyService_DeleteGroupProperties_FullMethodName, write, "", "", groupValues, ""},
 
-	{configv1.WebhookService_RegisterWebhook_FullMethodName, write, "", "", webhooks},
-	{configv1.WebhookService_ListRegisteredWebhooks_FullMethodName, read, "", "webhooks", nothing},
-	{configv1.WebhookService_UnregisterWebhook_FullMethodName, write, "", "", webhooks},
+	{configv1.WebhookService_RegisterWebhook_FullMethodName, write, "", "", webhooks, ""},
+	{configv1.WebhookService_ListRegisteredWebhooks_FullMethodName, read, "", "webhooks", nothing, ""},
+	{configv1.WebhookService_UnregisterWebhook_FullMethodName, write, "", "", webhooks, ""},
 }
 
 var (
@@ -160,6 +165,7 @@ func init() {
 			panic(err)
 		}
 		a.Invalidates = e.invalidates
+		a.AnswerKey = e.answerKey
 		all = append(all, a)
 		byName[a.Name] = a
 		byMethod[e.fullMethod] = a

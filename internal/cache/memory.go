@@ -16,141 +16,136 @@ const (
 )
 
 // Memory is the in-process Store: the default when no Redis is configured, and the store of
-// `gateway -dev`. Entries are bounded in number and bytes and evicted least-recently-used first;
-// counters are kept apart and never evicted. It is safe for concurrent use.
+// `gateway -dev`. Entries and counters share one least-recently-used list, bounded in number and
+// bytes; evicting a counter is safe, since a counter that comes back starts from a fresh value
+// that no entry holds. It is safe for concurrent use.
 type Memory struct {
 	maxEntries int
 	maxBytes   int64
+	now        func() time.Time
+	fresh      func() int64
 
-	mu      sync.Mutex
-	lru     *list.List // of *entry, most recently used at the front
-	entries map[string]*list.Element
-	bytes   int64 // sum of len(key)+len(val) over entries
-
-	counters map[string]counter
-	sweepAt  int // sweep expired counters when there are this many
+	mu    sync.Mutex
+	lru   *list.List // of *item, most recently used at the front
+	items map[string]*list.Element
+	bytes int64 // sum of item sizes
 }
 
-type entry struct {
+// item is an entry (val) or a counter (gen).
+type item struct {
 	key     string
 	val     []byte
+	gen     int64
+	counter bool
 	expires time.Time
 }
 
-type counter struct {
-	n       int64
-	expires time.Time
+// counterBytes is what a counter is taken to weigh, besides its key.
+const counterBytes = 8
+
+func (it *item) size() int64 {
+	if it.counter {
+		return int64(len(it.key) + counterBytes)
+	}
+	return int64(len(it.key) + len(it.val))
 }
 
-// minSweep is the fewest counters worth sweeping for expired ones.
-const minSweep = 1024
+// MemoryOption configures a Memory.
+type MemoryOption func(*Memory)
 
-// NewMemory returns the in-process store: bounded by maxEntries and maxBytes (sum of
-// len(key)+len(val)), evicting least-recently-used entries, honouring TTLs (lazily on access
-// plus eviction), safe for concurrent use. A value too large for maxBytes is not stored. A
+// WithClock makes the store read the time from now instead of time.Now, so that tests move time
+// instead of waiting for it.
+func WithClock(now func() time.Time) MemoryOption { return func(m *Memory) { m.now = now } }
+
+// NewMemory returns the in-process store, bounded by maxEntries items (entries and counters) and
+// maxBytes (sum of their keys and values), evicting the least recently used first and honouring
+// TTLs (lazily, on access and eviction). A value too large for maxBytes is not stored. A
 // non-positive bound means no bound.
-//
-// Counters (Generation/Bump) are kept apart from entries and never evicted by the LRU: they are
-// tiny, and evicting one would reset a generation to 0 and bring back entries it had retired.
-// They expire by their ttl.
-func NewMemory(maxEntries int, maxBytes int64) *Memory {
-	return &Memory{
+func NewMemory(maxEntries int, maxBytes int64, opts ...MemoryOption) *Memory {
+	m := &Memory{
 		maxEntries: maxEntries,
 		maxBytes:   maxBytes,
+		now:        time.Now,
+		fresh:      freshGeneration,
 		lru:        list.New(),
-		entries:    make(map[string]*list.Element),
-		counters:   make(map[string]counter),
-		sweepAt:    minSweep,
+		items:      make(map[string]*list.Element),
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
-// Get returns a copy of the value at key, or ok=false on a miss. A hit makes the entry the most
-// recently used.
-func (m *Memory) Get(ctx context.Context, key string) ([]byte, bool, error) {
+// Lookup returns the counter at genKey, creating it with a fresh value when it is missing, and
+// the value at key, as Store.Lookup says. The value is a copy.
+func (m *Memory) Lookup(ctx context.Context, genKey, key string, ttl time.Duration) (int64, []byte, bool, error) {
+	if err := checkTTL("lookup", genKey, ttl); err != nil {
+		return 0, nil, false, err
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("cache: get %q: %w", key, err)
+		return 0, nil, false, fmt.Errorf("cache: lookup %q: %w", key, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	el, ok := m.entries[key]
-	if !ok {
-		return nil, false, nil
+	now := m.now()
+	c := m.get(genKey, true, now)
+	if c == nil {
+		gen := m.fresh()
+		m.put(&item{key: genKey, gen: gen, counter: true, expires: now.Add(ttl)})
+		return gen, nil, false, nil
 	}
-	e := el.Value.(*entry)
-	if !time.Now().Before(e.expires) {
-		m.remove(el)
-		return nil, false, nil
+	e := m.get(key, false, now)
+	if e == nil {
+		return c.gen, nil, false, nil
 	}
-	m.lru.MoveToFront(el)
 	// A copy, as Redis would give: the caller may keep or change it without touching the cache.
-	return append([]byte{}, e.val...), true, nil
+	return c.gen, append([]byte{}, e.val...), true, nil
 }
 
-// Set stores a copy of val at key for ttl, evicting least-recently-used entries to stay within
-// the bounds. A value too large for maxBytes on its own is not stored, and the old value at key
-// is removed all the same: the caller replaced it, so it must not be served again.
-func (m *Memory) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	if err := checkTTL("set", key, ttl); err != nil {
-		return err
+// Fill stores a copy of val at key for ttl while the counter at genKey holds gen, as
+// Store.Fill says.
+func (m *Memory) Fill(ctx context.Context, genKey string, gen int64, key string, val []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL("fill", key, ttl); err != nil {
+		return false, err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("cache: set %q: %w", key, err)
-	}
-	e := &entry{key: key, val: append([]byte{}, val...), expires: time.Now().Add(ttl)}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if el, ok := m.entries[key]; ok {
-		m.remove(el)
-	}
-	if m.maxBytes > 0 && e.size() > m.maxBytes {
-		return nil
-	}
-	m.entries[key] = m.lru.PushFront(e)
-	m.bytes += e.size()
-	for (m.maxEntries > 0 && m.lru.Len() > m.maxEntries) || (m.maxBytes > 0 && m.bytes > m.maxBytes) {
-		m.remove(m.lru.Back())
-	}
-	return nil
-}
-
-// Generation returns the counter at key, 0 when it does not exist or has expired.
-func (m *Memory) Generation(ctx context.Context, key string) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("cache: generation %q: %w", key, err)
+		return false, fmt.Errorf("cache: fill %q: %w", key, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.counters[key]
-	if !ok {
-		return 0, nil
+	now := m.now()
+	c := m.get(genKey, true, now)
+	if c == nil || c.gen != gen {
+		return false, nil
 	}
-	if !time.Now().Before(c.expires) {
-		delete(m.counters, key)
-		return 0, nil
+	if exp := now.Add(ttl); c.expires.Before(exp) {
+		c.expires = exp
 	}
-	return c.n, nil
+	return m.put(&item{key: key, val: append([]byte{}, val...), expires: now.Add(ttl)}), nil
 }
 
-// Bump increments the counter at key and returns the new value; the counter then lives for ttl.
-func (m *Memory) Bump(ctx context.Context, key string, ttl time.Duration) (int64, error) {
-	if err := checkTTL("bump", key, ttl); err != nil {
+// Bump moves the counter at genKey on, as Store.Bump says.
+func (m *Memory) Bump(ctx context.Context, genKey string, ttl time.Duration) (int64, error) {
+	if err := checkTTL("bump", genKey, ttl); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("cache: bump %q: %w", key, err)
+		return 0, fmt.Errorf("cache: bump %q: %w", genKey, err)
 	}
-	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := m.counters[key]
-	if !now.Before(c.expires) {
-		c.n = 0 // missing or expired: start again, as INCR does on a key Redis expired
+	now := m.now()
+	c := m.get(genKey, true, now)
+	if c == nil {
+		c = &item{key: genKey, gen: m.fresh(), counter: true, expires: now.Add(ttl)}
+		m.put(c)
+		return c.gen, nil
 	}
-	c.n++
-	c.expires = now.Add(ttl)
-	m.counters[key] = c
-	m.sweep(now)
-	return c.n, nil
+	c.gen++
+	if exp := now.Add(ttl); c.expires.Before(exp) {
+		c.expires = exp
+	}
+	return c.gen, nil
 }
 
 // Ping reports whether the store can serve: an in-process store always can.
@@ -159,26 +154,47 @@ func (m *Memory) Ping(context.Context) error { return nil }
 // Close does nothing: the store holds no resources but memory.
 func (m *Memory) Close() error { return nil }
 
-// sweep drops expired counters once their number has doubled since the last sweep. Counters are
-// read lazily, so without it one bumped per credential and never read again would stay forever;
-// doubling keeps the cost amortised O(1) per Bump. m.mu is held.
-func (m *Memory) sweep(now time.Time) {
-	if len(m.counters) < m.sweepAt {
-		return
+// get returns the live item at key if it is of the kind asked for, making it the most recently
+// used, or nil. An expired item is removed. m.mu is held.
+func (m *Memory) get(key string, counter bool, now time.Time) *item {
+	el, ok := m.items[key]
+	if !ok {
+		return nil
 	}
-	for k, c := range m.counters {
-		if !now.Before(c.expires) {
-			delete(m.counters, k)
-		}
+	it := el.Value.(*item)
+	if !now.Before(it.expires) {
+		m.remove(el)
+		return nil
 	}
-	m.sweepAt = max(2*len(m.counters), minSweep)
+	if it.counter != counter {
+		return nil
+	}
+	m.lru.MoveToFront(el)
+	return it
 }
 
-// remove drops an entry. m.mu is held.
+// put stores it, replacing what was at its key, and evicts the least recently used items until
+// the bounds hold. An item too large for maxBytes on its own is not stored, and the old one at
+// its key is removed all the same: the caller replaced it, so it must not be served again. m.mu
+// is held.
+func (m *Memory) put(it *item) bool {
+	if el, ok := m.items[it.key]; ok {
+		m.remove(el)
+	}
+	if m.maxBytes > 0 && it.size() > m.maxBytes {
+		return false
+	}
+	m.items[it.key] = m.lru.PushFront(it)
+	m.bytes += it.size()
+	for (m.maxEntries > 0 && m.lru.Len() > m.maxEntries) || (m.maxBytes > 0 && m.bytes > m.maxBytes) {
+		m.remove(m.lru.Back())
+	}
+	return true
+}
+
+// remove drops an item. m.mu is held.
 func (m *Memory) remove(el *list.Element) {
-	e := m.lru.Remove(el).(*entry)
-	delete(m.entries, e.key)
-	m.bytes -= e.size()
+	it := m.lru.Remove(el).(*item)
+	delete(m.items, it.key)
+	m.bytes -= it.size()
 }
-
-func (e *entry) size() int64 { return int64(len(e.key) + len(e.val)) }

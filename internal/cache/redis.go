@@ -2,9 +2,9 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -116,66 +116,109 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	return &Redis{c: redis.NewUniversalClient(u), timeout: o.Timeout}, nil
 }
 
-// Get returns the value at key (GET), or ok=false on a miss.
-func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+// The scripts run atomically on the node that holds their keys; the keys of one call share a hash
+// tag, so one node holds all of them. Generations travel as decimal strings and are compared as
+// strings: Lua's numbers are doubles.
+var (
+	// initScript creates a missing counter with a fresh value (ARGV[1]) living ARGV[2] ms, and
+	// returns the counter, whichever value it now holds.
+	initScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return redis.call('GET', KEYS[1])`)
+
+	// fillScript stores ARGV[2] at KEYS[2] for ARGV[3] ms when the counter KEYS[1] holds ARGV[1],
+	// and makes the counter live at least as long.
+	fillScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1`)
+
+	// bumpScript increments the counter KEYS[1], or creates it with the fresh value ARGV[1], makes
+	// it live at least ARGV[2] ms, and returns its value.
+	bumpScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('INCR', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('GET', KEYS[1])`)
+)
+
+// Lookup returns the counter at genKey and the value at key with one MGET, the whole cost of a
+// hit. Only when the counter is missing does it take a second round trip, to create it.
+func (r *Redis) Lookup(ctx context.Context, genKey, key string, ttl time.Duration) (int64, []byte, bool, error) {
+	if err := checkTTL("lookup", genKey, ttl); err != nil {
+		return 0, nil, false, err
+	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	val, err := r.c.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, false, nil
-	}
+	vals, err := r.c.MGet(ctx, genKey, key).Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("cache: get %q: %w", key, err)
+		return 0, nil, false, fmt.Errorf("cache: lookup %q: %w", key, err)
 	}
-	return val, true, nil
-}
-
-// Set stores val at key for ttl (SET with PX, or EX for whole seconds).
-func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	if err := checkTTL("set", key, ttl); err != nil {
-		return err
+	if len(vals) != 2 {
+		return 0, nil, false, fmt.Errorf("cache: lookup %q: %d values for 2 keys", key, len(vals))
 	}
-	ctx, cancel := r.bound(ctx)
-	defer cancel()
-	if err := r.c.Set(ctx, key, val, ttl).Err(); err != nil {
-		return fmt.Errorf("cache: set %q: %w", key, err)
+	s, isStr := vals[0].(string)
+	if !isStr {
+		s, err = initScript.Run(ctx, r.c, []string{genKey}, freshGeneration(), millis(ttl)).Text()
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("cache: lookup %q: creating the counter: %w", key, err)
+		}
+		gen, err := parseGeneration(genKey, s)
+		return gen, nil, false, err
 	}
-	return nil
-}
-
-// Generation returns the counter at key (GET), 0 when it does not exist.
-func (r *Redis) Generation(ctx context.Context, key string) (int64, error) {
-	ctx, cancel := r.bound(ctx)
-	defer cancel()
-	n, err := r.c.Get(ctx, key).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	gen, err := parseGeneration(genKey, s)
 	if err != nil {
-		return 0, fmt.Errorf("cache: generation %q: %w", key, err)
+		return 0, nil, false, err
 	}
-	return n, nil
+	if v, isStr := vals[1].(string); isStr {
+		return gen, []byte(v), true, nil
+	}
+	return gen, nil, false, nil
 }
 
-// Bump increments the counter at key and sets its ttl, in one MULTI/EXEC transaction (INCR,
-// PEXPIRE): a counter bumped but left without expiry would live forever, and the two commands
-// need only one round trip. Both name the same key, so they go to one node of a Cluster.
-func (r *Redis) Bump(ctx context.Context, key string, ttl time.Duration) (int64, error) {
-	if err := checkTTL("bump", key, ttl); err != nil {
+// Fill stores val at key while the counter holds gen (a script: GET, SET PX, PEXPIRE).
+func (r *Redis) Fill(ctx context.Context, genKey string, gen int64, key string, val []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL("fill", key, ttl); err != nil {
+		return false, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	n, err := fillScript.Run(ctx, r.c, []string{genKey, key}, strconv.FormatInt(gen, 10), val, millis(ttl)).Int()
+	if err != nil {
+		return false, fmt.Errorf("cache: fill %q: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// Bump moves the counter on (a script: INCR, or SET of a fresh value, then PEXPIRE).
+func (r *Redis) Bump(ctx context.Context, genKey string, ttl time.Duration) (int64, error) {
+	if err := checkTTL("bump", genKey, ttl); err != nil {
 		return 0, err
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	var incr *redis.IntCmd
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		incr = p.Incr(ctx, key)
-		p.PExpire(ctx, key, ttl)
-		return nil
-	})
+	s, err := bumpScript.Run(ctx, r.c, []string{genKey}, freshGeneration(), millis(ttl)).Text()
 	if err != nil {
-		return 0, fmt.Errorf("cache: bump %q: %w", key, err)
+		return 0, fmt.Errorf("cache: bump %q: %w", genKey, err)
 	}
-	return incr.Val(), nil
+	return parseGeneration(genKey, s)
+}
+
+// millis returns ttl in whole milliseconds, at least 1: PX and PEXPIRE take nothing finer, and
+// refuse 0.
+func millis(ttl time.Duration) int64 { return max(ttl.Milliseconds(), 1) }
+
+// parseGeneration reads a counter's value.
+func parseGeneration(genKey, s string) (int64, error) {
+	gen, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("cache: counter %q holds %q, not a generation", genKey, s)
+	}
+	return gen, nil
 }
 
 // Ping reports whether Redis answers (PING), for readiness checks.

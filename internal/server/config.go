@@ -18,6 +18,9 @@ type Config struct {
 	UpstreamURL string        // LIVECHAT_API_URL
 	RedisURL    string        // REDIS_URL; unset: the in-process store
 	CacheTTL    time.Duration // CACHE_TTL
+	// CacheStaleIfError (CACHE_STALE_IF_ERROR) is how long past CACHE_TTL an answer may stand in
+	// for an upstream that fails; 0 turns it off.
+	CacheStaleIfError time.Duration
 	// CacheKeySecret (CACHE_KEY_SECRET) keys the credential hashes in cache keys. Unset, each
 	// process draws a random one, and replicas do not share entries.
 	CacheKeySecret  string
@@ -32,7 +35,8 @@ func Defaults() Config {
 		GRPCAddr:        ":9090",
 		HTTPAddr:        ":8080",
 		UpstreamURL:     "https://api.livechatinc.com",
-		CacheTTL:        2 * time.Minute,
+		CacheTTL:          2 * time.Minute,
+		CacheStaleIfError: 10 * time.Minute,
 		UpstreamTimeout: 10 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        slog.LevelInfo,
@@ -67,6 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	str("REDIS_URL", &c.RedisURL)
 	str("CACHE_KEY_SECRET", &c.CacheKeySecret)
 	dur("CACHE_TTL", &c.CacheTTL)
+	dur("CACHE_STALE_IF_ERROR", &c.CacheStaleIfError)
 	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
 	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	if v := getenv("LOG_LEVEL"); v != "" {
@@ -102,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheTTL <= 0 || c.CacheTTL > time.Hour {
 		errs = append(errs, fmt.Errorf("CACHE_TTL=%v: want more than 0 and at most 1h", c.CacheTTL))
+	}
+	if c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("CACHE_STALE_IF_ERROR=%v: want 0 (off) to 24h", c.CacheStaleIfError))
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("UPSTREAM_TIMEOUT=%v: want more than 0", c.UpstreamTimeout))

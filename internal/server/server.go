@@ -48,14 +48,9 @@ type Gateway struct {
 	inproc         *bufconn.Listener // the REST surface's connection to the gRPC server
 	conn           *grpc.ClientConn
 	ready          atomic.Bool
-	store          store
+	svc            *service.Service
+	store          service.Store
 	metrics        *metrics.Registry
-}
-
-// store is the cache's store as the gateway owns it: the service's Store, and Close.
-type store interface {
-	service.Store
-	Close() error
 }
 
 // In-process store bounds: the gateway's memory is the limit, and answers are small.
@@ -65,7 +60,7 @@ const (
 )
 
 // newStore returns the cache's store: Redis when REDIS_URL is set, else the in-process one.
-func newStore(cfg Config, log *slog.Logger) (store, error) {
+func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 	if cfg.RedisURL == "" {
 		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
 	}
@@ -102,13 +97,20 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		log.Info("CACHE_KEY_SECRET is unset: cache keys are this process's own, so replicas share no entries")
 	}
 	svc, err := service.New(up, log, service.WithCache(service.Cache{
-		Store: store, TTL: cfg.CacheTTL, Secret: secret, UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg,
+		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
+		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg,
 	}))
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), inproc: bufconn.Listen(1 << 20), store: store, metrics: reg}
+	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), inproc: bufconn.Listen(1 << 20), svc: svc, store: store, metrics: reg}
+	built := false
+	defer func() {
+		if !built {
+			g.release()
+		}
+	}()
 	g.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log, reg)),
@@ -153,15 +155,28 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 
 	if g.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		g.conn.Close()
 		return nil, fmt.Errorf("gRPC listener: %w", err)
 	}
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		g.conn.Close()
-		g.grpcLn.Close()
 		return nil, fmt.Errorf("HTTP listener: %w", err)
 	}
+	built = true
 	return g, nil
+}
+
+// release frees what New acquired, for a gateway that New could not finish.
+func (g *Gateway) release() {
+	if g.conn != nil {
+		g.conn.Close()
+	}
+	if g.grpcLn != nil {
+		g.grpcLn.Close()
+	}
+	if g.httpLn != nil {
+		g.httpLn.Close()
+	}
+	g.svc.Close()
+	g.store.Close()
 }
 
 // GRPCAddr returns the address the gRPC server listens on.
@@ -218,6 +233,9 @@ func (g *Gateway) shutdown() {
 	})
 	wg.Wait()
 	g.conn.Close()
+	// The servers have stopped, so no call waits on a shared upstream call any more: cancel
+	// those still running and wait for them (and their cache fills) before the store closes.
+	g.svc.Close()
 	g.store.Close()
 	g.log.Info("stopped")
 }

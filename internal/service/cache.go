@@ -2,33 +2,38 @@ package service
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/flight"
 	"github.com/livechat-gateway/gateway/internal/metrics"
+	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
-// Store is what the read cache needs of a store shared by the gateway's replicas.
-// internal/cache's Redis and in-process stores implement it.
+// Store is what the read cache needs of a store shared by the gateway's replicas: generation
+// counters that never repeat a value, and entries filled only under the current one. internal/cache's
+// Redis and in-process stores implement it (see cache.Store for the contract).
 type Store interface {
-	Get(ctx context.Context, key string) ([]byte, bool, error)
-	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	Bump(ctx context.Context, key string, ttl time.Duration) (int64, error)
-	Lookup(ctx context.Context, counterKey, key string) (gen int64, val []byte, ok bool, err error)
+	Lookup(ctx context.Context, genKey, key string, ttl time.Duration) (gen int64, val []byte, ok bool, err error)
+	Fill(ctx context.Context, genKey string, gen int64, key string, val []byte, ttl time.Duration) (stored bool, err error)
+	Bump(ctx context.Context, genKey string, ttl time.Duration) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
 }
 
 // Metadata of the cache: the outcome a read reports, and the client's wish to skip the cache.
@@ -37,44 +42,79 @@ const (
 	MDCacheControl = "cache-control"
 )
 
-// The outcomes of a read, as x-cache reports them.
+// The outcomes of a read, as x-cache reports them and gateway_cache_reads_total counts them.
+// error is counted for a read whose store lookup failed; it reports bypass.
 const (
 	cacheHit    = "hit"
 	cacheMiss   = "miss"
+	cacheStale  = "stale"
 	cacheBypass = "bypass"
+	cacheError  = "error"
 )
 
-// Cache configures the read cache (DESIGN.md, "Cache semantics").
+// Cache configures the read cache. The guarantees it keeps are in docs/cache.md.
 type Cache struct {
 	Store Store
 	// TTL is how long an answer is served: the documented 2-minute propagation delay by
 	// default.
 	TTL time.Duration
-	// Secret keys the hash of the credential in every key, so that no token, nor anything a
-	// token could be checked against, is stored. Replicas must share it to share entries.
+	// StaleIfError is how long past TTL an answer may still stand in for a refresh that failed
+	// with a transient upstream error (RFC 5861's stale-if-error). 0 turns it off.
+	StaleIfError time.Duration
+	// Secret keys the hash of the credential in every key and the sealing of every entry.
+	// Replicas must share it to share entries. At least 16 bytes.
 	Secret []byte
 	// MaxValueBytes caps what is cached; a larger answer is served but not stored.
 	MaxValueBytes int
-	// UpstreamTimeout bounds a shared upstream call, which no single caller's cancellation ends.
+	// UpstreamTimeout bounds a shared upstream call, which no single caller's deadline ends.
 	UpstreamTimeout time.Duration
+	// Breaker tunes the circuit breaker around Store.
+	Breaker cache.BreakerOptions
+	// MaxPendingBumps bounds the credentials whose invalidation is owed to a store that failed
+	// (DefaultMaxPendingBumps when 0). Past it, no cached answer is trusted until the store has
+	// had time to forget them all.
+	MaxPendingBumps int
+	// Now reads the clock (time.Now when nil); tests move it.
+	Now func() time.Time
 	// Metrics, when set, receives the cache's counters.
 	Metrics *metrics.Registry
 }
 
-// DefaultMaxValueBytes is Cache.MaxValueBytes when unset.
-const DefaultMaxValueBytes = 512 << 10
+// Defaults of Cache's zero fields.
+const (
+	DefaultMaxValueBytes   = 512 << 10
+	DefaultMaxPendingBumps = 10_000
+)
+
+// storeWriteTimeout bounds a Fill or Bump beyond the store's own per-call bound, so that a store
+// without one (a test's) cannot hold a write's answer or a shared call's goroutine for long.
+const storeWriteTimeout = time.Second
+
+// warnEvery bounds how often a sick store is logged: once per this interval, not once a call.
+const warnEvery = 10 * time.Second
 
 // reads is the read cache of a Service.
 type reads struct {
 	Cache
-	flight   singleflight.Group
-	outcomes *metrics.Counter // by action and outcome: hit, miss, bypass, error
-	warned   atomic.Int64     // unix nanoseconds of the last store warning
-	log      *slog.Logger
-}
+	store   *cache.Breaker
+	keys    *keyring
+	life    time.Duration // how long an entry and its counter live in the store: TTL + StaleIfError
+	flights *flight.Group[*answer]
+	pending *pendingBumps
+	// epoch counts this replica's writes. Flights are keyed by it, so that a read that starts
+	// after a write answered never joins a shared call that started before it, even when the
+	// store could not tell the generation.
+	epoch atomic.Int64
+	solo  atomic.Int64 // numbers the calls that must not be shared
 
-// warnEvery bounds how often a sick store is logged: once per this interval, not once a call.
-const warnEvery = 10 * time.Second
+	outcomes    *metrics.Counter // by action and outcome
+	storeErrors *metrics.Counter // by operation
+	warned      atomic.Int64     // unix nanoseconds of the last store warning
+	log         *slog.Logger
+
+	stop    context.CancelFunc
+	stopped sync.WaitGroup
+}
 
 func newReads(c Cache, log *slog.Logger) (*reads, error) {
 	switch {
@@ -82,43 +122,78 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 		return nil, errors.New("service: cache without a store")
 	case c.TTL <= 0:
 		return nil, errors.New("service: cache TTL must be positive")
+	case c.StaleIfError < 0:
+		return nil, errors.New("service: cache stale-if-error must not be negative")
 	case len(c.Secret) < 16:
 		return nil, errors.New("service: cache secret must be at least 16 bytes")
+	}
+	keys, err := newKeyring(c.Secret)
+	if err != nil {
+		return nil, err
 	}
 	if c.MaxValueBytes <= 0 {
 		c.MaxValueBytes = DefaultMaxValueBytes
 	}
 	if c.UpstreamTimeout <= 0 {
-		c.UpstreamTimeout = 10 * time.Second
+		c.UpstreamTimeout = upstream.DefaultTimeout
+	}
+	if c.MaxPendingBumps <= 0 {
+		c.MaxPendingBumps = DefaultMaxPendingBumps
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Metrics == nil {
 		c.Metrics = metrics.New()
 	}
-	return &reads{
-		Cache:    c,
-		outcomes: c.Metrics.Counter("gateway_cache_reads_total", "Cached reads by action and outcome (hit, miss, bypass, error: the store failed and upstream served).", "action", "outcome"),
-		log:      log,
-	}, nil
+	r := &reads{
+		Cache:       c,
+		keys:        keys,
+		life:        c.TTL + c.StaleIfError,
+		pending:     &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
+		outcomes:    c.Metrics.Counter("gateway_cache_reads_total", "Cached reads by action and outcome: hit, miss, stale (served for a failing upstream), bypass (no-cache, or the store not trusted), error (the store failed and upstream served).", "action", "outcome"),
+		storeErrors: c.Metrics.Counter("gateway_cache_store_errors_total", "Failed or skipped calls of the cache's store, by operation.", "op"),
+		log:         log,
+	}
+	onState := c.Breaker.OnStateChange
+	c.Breaker.OnStateChange = func(from, to string) {
+		level := slog.LevelInfo
+		if to == "open" {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "cache store breaker", "from", from, "to", to)
+		if onState != nil {
+			onState(from, to)
+		}
+	}
+	r.store = cache.NewBreaker(c.Store, c.Breaker)
+	r.flights = flight.New[*answer](c.UpstreamTimeout, func(p *flight.PanicError) {
+		log.Error("panic in a shared upstream call", "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	r.stopped.Go(func() { r.flushPendingLoop(ctx) })
+	return r, nil
 }
 
-// credential returns the keyed hash of a credential: the one identity the cache knows.
-func (r *reads) credential(auth string) string {
-	m := hmac.New(sha256.New, r.Secret)
-	m.Write([]byte(auth))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+// close cancels the shared calls still running, stops the background work and waits for both.
+func (r *reads) close() {
+	r.flights.Close()
+	r.stop()
+	r.stopped.Wait()
 }
 
-// generationKey is the counter of a credential's generation. The hash tag {…} keeps all of a
+// genKey is the counter of a credential's generation. The hash tag {…} keeps all of a
 // credential's keys in one Redis Cluster slot.
-func generationKey(cred string) string { return "lcgw:{" + cred + "}:gen" }
+func genKey(id string) string { return "lcgw:{" + id + "}:gen" }
 
 // entryKey is the key of one answer: the credential, the region, the action and a hash of the
 // request's bytes, which wire.EncodeRequest makes deterministic. The generation the answer was
-// filled under is stored in the entry, not in the key, so that one round trip (Store.Lookup)
-// fetches the credential's generation and the entry together.
-func entryKey(cred, region string, a *action.Action, body []byte) string {
+// filled under is in the entry, not in the key, so that one round trip (Store.Lookup) fetches the
+// credential's generation and the entry together.
+func entryKey(id, region string, a *action.Action, body []byte) string {
 	sum := sha256.Sum256(body)
-	return fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", cred, region, a.Name, hex.EncodeToString(sum[:16]))
+	return fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", id, region, a.Name, hex.EncodeToString(sum[:16]))
 }
 
 // answer is a successful upstream answer, as cached and as shared among coalesced callers.
@@ -127,133 +202,244 @@ type answer struct {
 	legacy, deprecation string
 }
 
-// read serves a read through the cache. call makes the upstream call; its answer is cached when it
-// succeeds.
-func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, call func(context.Context) (*answer, error)) (*answer, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	refresh := noCache(md.Get(MDCacheControl))
-	cred := r.credential(auth)
-
-	key := entryKey(cred, region, a, body)
-	gen, ans, err := r.lookup(ctx, a, cred, key)
-	if err != nil {
-		// Fail open: no entry can be trusted without the generation, so go upstream.
-		r.storeFailed(ctx, a, "lookup", err)
-		setCacheHeader(ctx, cacheBypass)
-		return call(ctx)
-	}
-	if ans != nil && !refresh {
-		r.outcomes.Inc(a.Name, cacheHit)
-		setCacheHeader(ctx, cacheHit)
-		return ans, nil
-	}
-	outcome := cacheMiss
-	if refresh {
-		outcome = cacheBypass
-	}
-	r.outcomes.Inc(a.Name, outcome)
-	setCacheHeader(ctx, outcome)
-
-	// Coalesce identical misses. The shared call must not end because its first caller gave
-	// up, so it runs detached from that caller's cancellation, bounded by the upstream timeout;
-	// each caller still waits only until its own deadline.
-	// Callers on different generations must not share a call: the later one may have to see
-	// a write the earlier one's answer predates.
-	flightKey := fmt.Sprintf("%s:%d", key, gen)
-	if refresh {
-		flightKey += ":refresh"
-	}
-	ch := r.flight.DoChan(flightKey, func() (any, error) {
-		shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.UpstreamTimeout)
-		defer cancel()
-		if !refresh {
-			// A caller that missed just before another flight stored the answer lands here:
-			// look again rather than call the upstream a second time.
-			if _, ans, err := r.lookup(shared, a, cred, key); err == nil && ans != nil {
-				return ans, nil
-			}
-		}
-		ans, err := call(shared)
-		if err != nil {
-			return nil, err
-		}
-		// Stored with the generation read before the call: if a write bumped it meanwhile, the
-		// entry is already out of date and no lookup will serve it, so a racing read cannot
-		// bring stale data back.
-		r.put(shared, a, key, gen, ans)
-		return ans, nil
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		ans := res.Val.(*answer)
-		if res.Shared {
-			// Each caller's response is marshaled by its own stream: give each its own copy.
-			ans = &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation}
-		}
-		return ans, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// clone returns a copy of ans that its caller's stream may marshal on its own.
+func (ans *answer) clone() *answer {
+	return &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation}
 }
 
-// lookup returns the credential's generation and the answer at key, if there is one filled
-// under that generation. An entry of an older generation, or one that cannot be read, is a miss.
-func (r *reads) lookup(ctx context.Context, a *action.Action, cred, key string) (int64, *answer, error) {
-	gen, b, ok, err := r.Store.Lookup(ctx, generationKey(cred), key)
+// read serves a read through the cache. fetch makes the upstream call.
+//
+// A fresh entry of the credential's current generation is a hit. Otherwise the read joins or
+// starts the shared call for its entry and generation, which fills the entry after handing its
+// answer out. An entry past its TTL (but within StaleIfError) stands in for that call's answer
+// when the call fails with a transient error. When the store fails, the read is served by the
+// upstream, still coalesced, and nothing is stored.
+func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (*answer, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	refresh := noCache(md.Get(MDCacheControl))
+	id := r.keys.id(auth)
+	key := entryKey(id, region, a, body)
+	flightKey := key + "|" + strconv.FormatInt(r.epoch.Load(), 10)
+
+	var (
+		outcome string
+		fill    func(context.Context, *answer, error)
+		stale   *answer
+	)
+	switch gen, ent, err := r.lookup(ctx, a, id, auth, key); {
+	case errors.Is(err, errOwed):
+		// A write of this credential is not yet reflected in the store: trust nothing in it.
+		outcome = cacheBypass
+		flightKey += "|owed"
+	case err != nil:
+		r.storeFailed(ctx, "lookup", err)
+		outcome = cacheError
+		flightKey += "|nostore"
+	case ent != nil && !refresh && ent.age < r.TTL:
+		r.report(ctx, a, cacheHit)
+		return ent.ans, nil
+	default:
+		outcome = cacheMiss
+		if refresh {
+			outcome = cacheBypass
+			flightKey += "|refresh"
+		} else if ent != nil {
+			stale = ent.ans
+		}
+		flightKey += "|" + strconv.FormatInt(gen, 10)
+		fill = r.filler(a, id, auth, key, gen)
+	}
+
+	ans, finished, err := r.flights.Do(ctx, flightKey, fetch, fill)
+	if finished && refresh {
+		// A shared call that ended before this read began is no fresh answer, which no-cache
+		// asks for: make a call of its own.
+		ans, _, err = r.flights.Do(ctx, flightKey+"|"+strconv.FormatInt(r.solo.Add(1), 10), fetch, fill)
+	}
+	if finished && err == nil && outcome == cacheMiss {
+		// The answer of a shared call that has just ended, which is still being stored: this
+		// read cost nothing upstream, as a hit does.
+		outcome = cacheHit
+	}
+	if err != nil {
+		if stale != nil && ctx.Err() == nil && transient(err) {
+			r.log.DebugContext(ctx, "serving a stale answer for a failing upstream", "action", a.Name, "err", err)
+			r.report(ctx, a, cacheStale)
+			return stale, nil
+		}
+		r.report(ctx, a, outcome)
+		return nil, err
+	}
+	r.report(ctx, a, outcome)
+	return ans.clone(), nil
+}
+
+// report counts a read's outcome and sends it as x-cache; a store error shows as bypass.
+func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
+	r.outcomes.Inc(a.Name, outcome)
+	if outcome == cacheError {
+		outcome = cacheBypass
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
+}
+
+// entry is an answer read from the store, with its age.
+type entry struct {
+	ans *answer
+	age time.Duration
+}
+
+// errOwed is lookup's error for a credential whose write the store has not been told of.
+var errOwed = errors.New("cache: invalidation owed")
+
+// lookup returns the credential's generation and its entry at key, if there is one filled under
+// that generation and still within its life. An entry of an older generation, too old, or one
+// that does not open (sealed under another credential, or damaged) is a miss.
+func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string) (int64, *entry, error) {
+	if r.pending.owed(id, r.Now()) && !r.flush(ctx, id) {
+		return 0, nil, errOwed
+	}
+	gen, b, ok, err := r.store.Lookup(ctx, genKey(id), key, r.life)
 	if err != nil || !ok {
 		return gen, nil, err
 	}
-	filled, n := binary.Varint(b)
-	if n <= 0 || filled != gen {
+	filled, at, ok := entryHeader(b)
+	if !ok || filled != gen {
 		return gen, nil, nil
 	}
-	ans, err := decodeAnswer(a, b[n:])
-	if err != nil {
-		r.log.WarnContext(ctx, "unreadable cache entry", "action", a.Name, "err", err)
+	age := max(r.Now().Sub(at), 0) // a replica whose clock is ahead may have filled it
+	if age >= r.life {
 		return gen, nil, nil
 	}
-	return gen, ans, nil
-}
-
-// put stores an answer with the generation it was filled under, unless it is too large; a store
-// error is logged and counted.
-func (r *reads) put(ctx context.Context, a *action.Action, key string, gen int64, ans *answer) {
-	enc, err := encodeAnswer(ans)
+	ans, err := r.unseal(a, auth, key, b)
 	if err != nil {
-		return
+		r.warn(ctx, "unreadable cache entry; treated as a miss", "action", a.Name, "err", err)
+		return gen, nil, nil
 	}
-	b := binary.AppendVarint(make([]byte, 0, len(enc)+binary.MaxVarintLen64), gen)
-	b = append(b, enc...)
-	if len(b) > r.MaxValueBytes {
-		return
+	return gen, &entry{ans: ans, age: age}, nil
+}
+
+// unseal opens and decodes an entry.
+func (r *reads) unseal(a *action.Action, auth, key string, b []byte) (*answer, error) {
+	aead, err := r.keys.sealer(auth)
+	if err != nil {
+		return nil, err
 	}
-	if err := r.Store.Set(ctx, key, b, r.TTL); err != nil {
-		r.storeFailed(ctx, a, "set", err)
+	plain, err := open(aead, key, b)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer(a, plain)
+}
+
+// filler returns the then of a shared call: it seals the answer and fills the entry under the
+// generation the read started with, after the answer has been handed out. If a write bumped the
+// generation meanwhile, the store refuses it, so a racing read cannot bring stale data back.
+func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer, error) {
+	return func(ctx context.Context, ans *answer, err error) {
+		if err != nil {
+			return
+		}
+		plain, err := encodeAnswer(ans)
+		if err != nil {
+			r.log.ErrorContext(ctx, "encoding an answer for the cache", "action", a.Name, "err", err)
+			return
+		}
+		aead, err := r.keys.sealer(auth)
+		if err != nil {
+			r.log.ErrorContext(ctx, "sealing an answer for the cache", "action", a.Name, "err", err)
+			return
+		}
+		b := seal(aead, key, gen, r.Now(), plain)
+		if len(b) > r.MaxValueBytes {
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
+		defer cancel()
+		if _, err := r.store.Fill(ctx, genKey(id), gen, key, b, r.life); err != nil {
+			r.storeFailed(ctx, "fill", err)
+		}
 	}
 }
 
-// wrote bumps the credential's generation after a successful write, which makes every entry it
-// filled before unreachable. The counter outlives the entries (twice their TTL), so that it
-// cannot expire and restart at a generation whose entries still live.
-func (r *reads) wrote(ctx context.Context, a *action.Action, auth string) {
-	if _, err := r.Store.Bump(ctx, generationKey(r.credential(auth)), 2*r.TTL); err != nil {
-		// The write itself succeeded and is answered as such; this credential may read its
-		// old answers until they expire (at most TTL, the documented propagation delay).
-		r.storeFailed(ctx, a, "bump", err)
+// wrote makes every answer cached for auth before a write unreachable, by bumping its
+// generation: after a write that succeeded, and after one whose outcome is unknown. When the
+// store cannot be told, the bump is owed: this replica trusts none of the credential's entries
+// until it has been made (see pendingBumps).
+func (r *reads) wrote(ctx context.Context, auth string) {
+	r.epoch.Add(1)
+	id := r.keys.id(auth)
+	// The write is done, whatever the caller does now: a caller that cancels must not stop the
+	// invalidation of what it changed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
+		r.storeFailed(ctx, "bump", err)
+		r.pending.add(id, r.Now(), r.life)
+	}
+}
+
+// flush makes an owed bump of id, and reports whether it was made.
+func (r *reads) flush(ctx context.Context, id string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
+		r.storeFailed(ctx, "bump", err)
+		return false
+	}
+	r.pending.done(id)
+	return true
+}
+
+// pendingFlushEvery is how often owed bumps are retried in the background. Other replicas do not
+// know of them and may serve the credential's old entries once the store is back, so they are
+// made as soon as the store answers again, not only when the credential next reads here.
+const pendingFlushEvery = time.Second
+
+// flushPendingLoop retries owed bumps until ctx ends.
+func (r *reads) flushPendingLoop(ctx context.Context) {
+	t := time.NewTicker(pendingFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, id := range r.pending.ids(r.Now()) {
+			if !r.flush(ctx, id) {
+				break // the store is still failing; the breaker keeps this cheap
+			}
+		}
 	}
 }
 
 // storeFailed counts a store failure and logs it at most once per warnEvery.
-func (r *reads) storeFailed(ctx context.Context, a *action.Action, op string, err error) {
-	r.outcomes.Inc(a.Name, "error")
+func (r *reads) storeFailed(ctx context.Context, op string, err error) {
+	r.storeErrors.Inc(op)
+	r.warn(ctx, "cache store failed; serving from upstream", "op", op, "err", err)
+}
+
+// warn logs at most once per warnEvery.
+func (r *reads) warn(ctx context.Context, msg string, args ...any) {
 	now := time.Now().UnixNano()
 	last := r.warned.Load()
 	if now-last >= int64(warnEvery) && r.warned.CompareAndSwap(last, now) {
-		r.log.WarnContext(ctx, "cache store failed; serving from upstream", "op", op, "action", a.Name, "err", err)
+		r.log.WarnContext(ctx, msg, args...)
 	}
+}
+
+// transient reports whether a shared call's error is one a stale answer may stand in for: the
+// upstream unreachable, overloaded or failing (5xx, too_many_requests, an answer that is not
+// one), or the shared call out of time. An answer that says something about the caller
+// (authentication, authorization, not_found, ...) is never covered up.
+func transient(err error) bool {
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		return ue.Status >= 500 || ue.Status == 429 || ue.Type == "too_many_requests"
+	}
+	return errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, errBadAnswer) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // noCache reports whether a Cache-Control value asks to skip cached answers.
@@ -268,9 +454,92 @@ func noCache(values []string) bool {
 	return false
 }
 
-func setCacheHeader(ctx context.Context, outcome string) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
+// pendingBumps are the credentials whose write this replica could not yet tell the store of.
+// Their entries in the store predate the write, so no read of theirs here may be served from it
+// until the bump is made. An owed bump is forgotten after the store's entry life, by when every
+// entry it would have invalidated has expired. Beyond max credentials, the replica trusts no
+// entry at all for that long: safe, and bounded.
+type pendingBumps struct {
+	max  int
+	some atomic.Bool // anything owed: the one check a read makes when nothing is
+
+	mu         sync.Mutex
+	at         map[string]time.Time // credential id → when its bump is no longer needed
+	distrustTo time.Time            // after an overflow, no entry is trusted until then
 }
+
+// add owes a bump of id, until now+life.
+func (p *pendingBumps) add(id string, now time.Time, life time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer p.update()
+	if _, ok := p.at[id]; !ok && len(p.at) >= p.max {
+		p.expire(now)
+		if len(p.at) >= p.max {
+			p.distrustTo = now.Add(life)
+			return
+		}
+	}
+	p.at[id] = now.Add(life)
+}
+
+// owed reports whether reads of id must not trust the store.
+func (p *pendingBumps) owed(id string, now time.Time) bool {
+	if !p.some.Load() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer p.update()
+	if !p.distrustTo.IsZero() {
+		if now.Before(p.distrustTo) {
+			return true
+		}
+		p.distrustTo = time.Time{}
+	}
+	until, ok := p.at[id]
+	if ok && !now.Before(until) {
+		delete(p.at, id)
+		return false
+	}
+	return ok
+}
+
+// done forgets the owed bump of id.
+func (p *pendingBumps) done(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.at, id)
+	p.update()
+}
+
+// ids returns the credentials with owed bumps, forgetting the expired ones.
+func (p *pendingBumps) ids(now time.Time) []string {
+	if !p.some.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expire(now)
+	p.update()
+	ids := make([]string, 0, len(p.at))
+	for id := range p.at {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// expire drops the owed bumps that are no longer needed. p.mu is held.
+func (p *pendingBumps) expire(now time.Time) {
+	for id, until := range p.at {
+		if !now.Before(until) {
+			delete(p.at, id)
+		}
+	}
+}
+
+// update sets some from the state. p.mu is held.
+func (p *pendingBumps) update() { p.some.Store(len(p.at) > 0 || !p.distrustTo.IsZero()) }
 
 // encodeAnswer serializes an answer: the lifecycle headers, length-prefixed, then the response
 // message in the protobuf wire format.

@@ -12,142 +12,187 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
-// mapStore is a Store in a map, which can be made to fail.
-type mapStore struct {
-	mu   sync.Mutex
-	m    map[string][]byte
-	gens map[string]int64
-	fail error
+// faultyStore is an in-process store that can be made to fail, and records the keys and the calls
+// it is given.
+type faultyStore struct {
+	*cache.Memory
+	mu    sync.Mutex
+	fail  error
+	calls map[string]int      // by method
+	keys  map[string]struct{} // every key it was given
+	vals  [][]byte            // every value filled
 }
 
-func newMapStore() *mapStore { return &mapStore{m: map[string][]byte{}, gens: map[string]int64{}} }
+func newFaultyStore() *faultyStore {
+	return &faultyStore{Memory: cache.NewMemory(0, 0), calls: map[string]int{}, keys: map[string]struct{}{}}
+}
 
-func (s *mapStore) Get(_ context.Context, k string) ([]byte, bool, error) {
+func (s *faultyStore) enter(op string, keys ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, false, s.fail
+	s.calls[op]++
+	for _, k := range keys {
+		s.keys[k] = struct{}{}
 	}
-	v, ok := s.m[k]
-	return v, ok, nil
+	return s.fail
 }
 
-func (s *mapStore) Set(_ context.Context, k string, v []byte, _ time.Duration) error {
+func (s *faultyStore) setFail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	s.m[k] = v
-	return nil
+	s.fail = err
 }
 
-func (s *mapStore) Generation(_ context.Context, k string) (int64, error) {
+func (s *faultyStore) count(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return 0, s.fail
-	}
-	return s.gens[k], nil
+	return s.calls[op]
 }
 
-func (s *mapStore) Lookup(ctx context.Context, c, k string) (int64, []byte, bool, error) {
-	gen, err := s.Generation(ctx, c)
-	if err != nil {
+func (s *faultyStore) Lookup(ctx context.Context, genKey, key string, ttl time.Duration) (int64, []byte, bool, error) {
+	if err := s.enter("Lookup", genKey, key); err != nil {
 		return 0, nil, false, err
 	}
-	v, ok, err := s.Get(ctx, k)
-	return gen, v, ok, err
+	return s.Memory.Lookup(ctx, genKey, key, ttl)
 }
 
-func (s *mapStore) Bump(_ context.Context, k string, _ time.Duration) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return 0, s.fail
+func (s *faultyStore) Fill(ctx context.Context, genKey string, gen int64, key string, val []byte, ttl time.Duration) (bool, error) {
+	if err := s.enter("Fill", genKey, key); err != nil {
+		return false, err
 	}
-	s.gens[k]++
-	return s.gens[k], nil
+	s.mu.Lock()
+	s.vals = append(s.vals, append([]byte{}, val...))
+	s.mu.Unlock()
+	return s.Memory.Fill(ctx, genKey, gen, key, val, ttl)
 }
 
-func cachedService(t *testing.T, up *fakeUpstream, store Store, reg *metrics.Registry) (*Service, *strings.Builder) {
+func (s *faultyStore) Bump(ctx context.Context, genKey string, ttl time.Duration) (int64, error) {
+	if err := s.enter("Bump", genKey); err != nil {
+		return 0, err
+	}
+	return s.Memory.Bump(ctx, genKey, ttl)
+}
+
+// cachedService returns a service with a cache on store, whose breaker cools down in 10ms.
+func cachedService(t *testing.T, up Upstream, store Store, reg *metrics.Registry) (*Service, *testutil.SyncBuffer) {
 	t.Helper()
-	var logs strings.Builder
-	s, err := New(up, slogTo(&logs), WithCache(Cache{Store: store, TTL: time.Minute, Secret: []byte("0123456789abcdef"), Metrics: reg}))
+	logs := &testutil.SyncBuffer{}
+	s, err := New(up, slogTo(logs), WithCache(Cache{
+		Store: store, TTL: time.Minute, Secret: []byte("0123456789abcdef"), Metrics: reg,
+		Breaker: cache.BreakerOptions{Cooldown: 10 * time.Millisecond},
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, &logs
+	t.Cleanup(s.Close)
+	return s, logs
+}
+
+// eventually polls cond until it holds, failing after a generous bound.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 10s", what)
+		}
+	}
 }
 
 // TestCacheFailsOpen checks that a failing store costs no call: reads and writes are served by
-// the upstream, counted as errors, and warned about once, not once a call.
+// the upstream, counted, and warned about once, not once a call; once the breaker has opened the
+// store is not called at all; and when the store is back, the write made while it was down is
+// reflected before any entry is served again, and caching resumes.
 func TestCacheFailsOpen(t *testing.T) {
-	store := newMapStore()
-	store.fail = errors.New("redis down")
-	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":0,"name":"General"}]`)}}
+	store := newFaultyStore()
+	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":0,"name":"Before"}]`)}}
 	reg := metrics.New()
 	s, logs := cachedService(t, up, store, reg)
 	a := testutil.Action(t, "list_groups")
-	for range 5 {
-		if _, err := s.Call(withToken("dal:x"), a, a.NewRequest()); err != nil {
-			t.Fatalf("a read with the store down = %v, want it served by the upstream", err)
+	read := func() string {
+		t.Helper()
+		resp, err := s.Call(withToken("dal:x"), a, a.NewRequest())
+		if err != nil {
+			t.Fatalf("read = %v, want it served", err)
 		}
+		return resp.(interface{ String() string }).String()
+	}
+	read()
+	read() // a hit, of the entry the write below must retire
+	if n := up.count(); n != 1 {
+		t.Fatalf("two reads made %d upstream calls, want 1", n)
+	}
+
+	store.setFail(errors.New("redis down"))
+	for range 10 {
+		read()
+	}
+	if n := store.count("Lookup"); n != 2+5 {
+		t.Errorf("the store was called %d times by 10 reads while failing, want 5: the breaker opens after 5 failures", n-2)
 	}
 	w := testutil.Action(t, "delete_group")
-	reads := up.resp
 	up.resp = &upstream.Response{Body: []byte(`{}`)}
 	if _, err := s.Call(withToken("dal:x"), w, mustRequest(t, w, `{"id":3}`)); err != nil {
 		t.Fatalf("a write with the store down = %v", err)
 	}
-	up.resp = reads
-	if len(up.calls) != 6 {
-		t.Errorf("%d upstream calls, want 6", len(up.calls))
+	up.resp = &upstream.Response{Body: []byte(`[{"id":0,"name":"After"}]`)}
+	if n := up.count(); n != 12 {
+		t.Errorf("%d upstream calls, want 12", n)
 	}
-	if n := reg.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", "error"); n != 5 {
-		t.Errorf("store errors counted = %d, want 5", n)
+	if n := reg.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", "error"); n != 10 {
+		t.Errorf("reads with the store failing counted = %d, want 10", n)
 	}
 	if n := strings.Count(logs.String(), "cache store failed"); n != 1 {
 		t.Errorf("the sick store was logged %d times, want once:\n%s", n, logs)
 	}
-	// When the store is back, caching resumes.
-	store.fail = nil
-	s.Call(withToken("dal:x"), a, a.NewRequest())
-	s.Call(withToken("dal:x"), a, a.NewRequest())
-	if len(up.calls) != 7 {
-		t.Errorf("after the store came back: %d upstream calls, want 7 (one miss, one hit)", len(up.calls))
+
+	store.setFail(nil)
+	eventually(t, "a hit after the store came back", func() bool {
+		if got := read(); !strings.Contains(got, "After") {
+			t.Fatalf("a read after the write answered %s, from before it", got)
+		}
+		before := up.count()
+		read()
+		return up.count() == before
+	})
+	if store.count("Bump") == 0 {
+		t.Error("the write's bump was never made")
 	}
 }
 
-// TestCacheKeysHoldNoToken checks the keys: a keyed hash of the credential, never the token.
+// TestCacheKeysHoldNoToken checks the keys and values: a keyed hash of the credential, never the
+// token, and no answer text in the clear.
 func TestCacheKeysHoldNoToken(t *testing.T) {
-	store := newMapStore()
-	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[]`)}}
+	store := newFaultyStore()
+	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":7,"name":"Very secret group"}]`)}}
 	s, _ := cachedService(t, up, store, nil)
 	a := testutil.Action(t, "list_groups")
-	s.Call(withToken("dal:secret-token"), a, a.NewRequest())
+	if _, err := s.Call(withToken("dal:secret-token"), a, a.NewRequest()); err != nil {
+		t.Fatal(err)
+	}
 	w := testutil.Action(t, "delete_group")
 	up.resp = &upstream.Response{Body: []byte(`{}`)}
 	if _, err := s.Call(withToken("dal:secret-token"), w, mustRequest(t, w, `{"id":3}`)); err != nil {
 		t.Fatal(err)
 	}
-	for k := range store.m {
+	s.Close() // waits for the fill
+	for k := range store.keys {
 		if strings.Contains(k, "secret") || !strings.HasPrefix(k, "lcgw:{") {
 			t.Errorf("key %q", k)
 		}
 	}
-	for k := range store.gens {
-		if strings.Contains(k, "secret") {
-			t.Errorf("generation key %q holds the token", k)
-		}
+	if len(store.keys) != 2 || len(store.vals) != 1 {
+		t.Errorf("store saw %d keys and %d values; want 2 (counter and entry) and 1", len(store.keys), len(store.vals))
 	}
-	if len(store.m) != 1 || len(store.gens) != 1 {
-		t.Errorf("store = %d entries, %d generations; want 1 and 1", len(store.m), len(store.gens))
+	for _, v := range store.vals {
+		if strings.Contains(string(v), "secret") || strings.Contains(string(v), "General") {
+			t.Errorf("a cached value holds text of the answer or the token: %q", v)
+		}
 	}
 }
 
@@ -182,6 +227,43 @@ func TestNoCache(t *testing.T) {
 		if got := noCache([]string{v}); got != want {
 			t.Errorf("noCache(%q) = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// TestPendingBumps checks the bookkeeping of owed invalidations: owed until made or until the
+// entries they protect against have expired, and bounded, with distrust of everything past the
+// bound.
+func TestPendingBumps(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := &pendingBumps{max: 2, at: map[string]time.Time{}}
+	if p.owed("a", now) {
+		t.Fatal("owed before anything was added")
+	}
+	p.add("a", now, time.Minute)
+	if !p.owed("a", now) || p.owed("b", now) {
+		t.Fatal("a must be owed, b not")
+	}
+	if p.owed("a", now.Add(time.Minute)) {
+		t.Error("a still owed after its life")
+	}
+	p.add("a", now, time.Minute)
+	p.done("a")
+	if p.owed("a", now) {
+		t.Error("a owed after done")
+	}
+	p.add("a", now, time.Minute)
+	p.add("b", now, time.Minute)
+	p.add("c", now, time.Minute) // over the bound: nothing is trusted for a minute
+	for _, id := range []string{"a", "b", "c", "z"} {
+		if !p.owed(id, now.Add(time.Second)) {
+			t.Errorf("after an overflow, %s is trusted", id)
+		}
+	}
+	if p.owed("z", now.Add(time.Minute)) {
+		t.Error("after an overflow's minute, z is still distrusted")
+	}
+	if ids := p.ids(now.Add(2 * time.Minute)); len(ids) != 0 {
+		t.Errorf("ids after every life = %v, want none", ids)
 	}
 }
 

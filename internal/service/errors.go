@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/flight"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
@@ -129,44 +131,85 @@ func invalidArgument(field, msg string) error {
 	)
 }
 
-// status turns an error of the upstream client into the call's status (DESIGN.md, "Errors").
-// Internal causes are logged and never returned.
-func (s *Service) status(ctx context.Context, a *action.Action, err error) error {
+// errBadAnswer is wrapped by the error of a 200 answer that is not an answer of the upstream's:
+// empty, null, not JSON, of the wrong shape, or not decodable.
+var errBadAnswer = errors.New("upstream answered 200 without a valid answer")
+
+// badAnswer logs a 200 that is no answer, with its size but not its body (which may echo the
+// request), and returns an error wrapping errBadAnswer.
+func (s *Service) badAnswer(ctx context.Context, a *action.Action, resp *upstream.Response, err error) error {
+	s.log.WarnContext(ctx, "upstream answered 200 without a valid answer", "action", a.Name,
+		"http_status", 200, "body_bytes", len(resp.Body), "region", resp.Region, "err", err)
+	return fmt.Errorf("%w: %w", errBadAnswer, err)
+}
+
+// outcomeUnknown reports whether a write that failed with err may have been applied: it may have
+// reached the upstream and no answer says it was not (upstream.ErrMaybeApplied), the upstream
+// failed while handling it (5xx), or it answered 200 with something that is no answer.
+func outcomeUnknown(err error) bool {
 	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		return ue.Status >= 500
+	}
+	return errors.Is(err, upstream.ErrMaybeApplied) || errors.Is(err, errBadAnswer)
+}
+
+// writeOutcomeNote ends the message of a write whose outcome is unknown.
+const writeOutcomeNote = "; the write may have been applied: check before retrying it"
+
+// status turns an error of the upstream client into the call's status (DESIGN.md, "Errors").
+// unknown marks a write whose outcome is unknown: its status keeps its code and carries
+// ErrorInfo metadata write_outcome=unknown, and its message says so, so that a client does not
+// blindly send a create again. Internal causes are logged and never returned.
+func (s *Service) status(ctx context.Context, a *action.Action, err error, unknown bool) error {
+	var (
+		code    codes.Code
+		msg     string
+		info    = &errdetails.ErrorInfo{Reason: errInternal, Domain: ErrorDomain, Metadata: map[string]string{"action": a.Name}}
+		details []protoadapt.MessageV1
+		ue      *upstream.Error
+	)
 	switch {
 	case errors.As(err, &ue) && ue.Type != "":
-		md := map[string]string{"action": a.Name, "http_status": strconv.Itoa(ue.Status)}
+		info.Reason = ue.Type
+		info.Metadata["http_status"] = strconv.Itoa(ue.Status)
 		for k, v := range ue.Data {
-			if str, ok := v.(string); ok {
-				md[k] = str // such as misdirected_request's region
+			if str, ok := v.(string); ok && k != "action" && k != "write_outcome" {
+				info.Metadata[k] = str // such as misdirected_request's region
 			}
 		}
-		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: ue.Type, Domain: ErrorDomain, Metadata: md}}
 		if ue.Type == "too_many_requests" && ue.RetryAfter > 0 {
 			details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(ue.RetryAfter)})
 		}
-		msg := ue.Message
-		if msg == "" {
-			msg = ue.Type
-		}
-		return withDetails(CodeOf(ue.Type), msg, details...)
-	case errors.As(err, &ue):
+		code, msg = CodeOf(ue.Type), cmp.Or(ue.Message, ue.Type)
+	case errors.As(err, &ue) && ue.Status >= 500:
 		// An answer that is not the upstream's error shape: a proxy's page, a crash.
 		s.log.WarnContext(ctx, "upstream answered without an error body", "action", a.Name, "http_status", ue.Status)
-		if ue.Status >= 500 {
-			return withDetails(codes.Unavailable, fmt.Sprintf("upstream unavailable (HTTP %d)", ue.Status),
-				&errdetails.ErrorInfo{Reason: errInternal, Domain: ErrorDomain, Metadata: map[string]string{"action": a.Name, "http_status": strconv.Itoa(ue.Status)}})
-		}
-		return s.internal(ctx, a, err)
+		info.Metadata["http_status"] = strconv.Itoa(ue.Status)
+		code, msg = codes.Unavailable, fmt.Sprintf("upstream unavailable (HTTP %d)", ue.Status)
+	case errors.Is(err, errBadAnswer):
+		code, msg = codes.Unavailable, "upstream unavailable (it answered without a valid answer)"
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded before the upstream answered")
+		code, msg = codes.DeadlineExceeded, "deadline exceeded before the upstream answered"
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "call canceled")
+		code, msg = codes.Canceled, "call canceled"
 	case errors.Is(err, upstream.ErrUnavailable):
 		s.log.WarnContext(ctx, "upstream unreachable", "action", a.Name, "err", err)
-		return status.Error(codes.Unavailable, "upstream unavailable")
+		code, msg = codes.Unavailable, "upstream unavailable"
+	case errors.Is(err, flight.ErrClosed):
+		code, msg = codes.Unavailable, "the gateway is shutting down"
+	default:
+		if !unknown {
+			return s.internal(ctx, a, err)
+		}
+		s.log.ErrorContext(ctx, "internal error", "action", a.Name, "err", err)
+		code, msg = codes.Internal, "internal error"
 	}
-	return s.internal(ctx, a, err)
+	if unknown {
+		info.Metadata["write_outcome"] = "unknown"
+		msg += writeOutcomeNote
+	}
+	return withDetails(code, msg, append([]protoadapt.MessageV1{info}, details...)...)
 }
 
 // internal logs err and returns a plain INTERNAL status.

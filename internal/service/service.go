@@ -149,9 +149,14 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		if err != nil {
 			return nil, err
 		}
+		if a.Read {
+			if err := wire.CheckAnswer(a, resp.Body); err != nil {
+				return nil, s.badAnswer(ctx, a, resp, err)
+			}
+		}
 		out := a.NewResponse()
 		if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
-			return nil, err
+			return nil, s.badAnswer(ctx, a, resp, err)
 		}
 		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation}, nil
 	}
@@ -166,13 +171,26 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		if errors.As(err, &ue) {
 			setLifecycle(ctx, ue.Legacy, ue.Deprecation)
 		}
-		return nil, s.status(ctx, a, err)
+		unknown := !a.Read && outcomeUnknown(err)
+		if unknown && s.reads != nil {
+			s.reads.wrote(ctx, auth)
+		}
+		return nil, s.status(ctx, a, err, unknown)
 	}
 	if !a.Read && s.reads != nil {
-		s.reads.wrote(ctx, a, auth)
+		s.reads.wrote(ctx, auth)
 	}
 	setLifecycle(ctx, ans.legacy, ans.deprecation)
 	return ans.resp, nil
+}
+
+// Close ends the service's own work: it cancels the shared upstream calls still running (their
+// callers have gone, or are given the cancellation) and waits for them and for the cache's
+// background work. Call it after the servers have stopped, and before the cache's store closes.
+func (s *Service) Close() {
+	if s.reads != nil {
+		s.reads.close()
+	}
 }
 
 // setLifecycle sends the upstream's Legacy and Deprecation headers as header metadata.

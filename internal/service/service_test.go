@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -21,16 +22,26 @@ import (
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
-// fakeUpstream answers every call with resp or err, and records the calls.
+// fakeUpstream answers every call with resp or err, and records the calls. Set resp and err
+// between calls only.
 type fakeUpstream struct {
 	resp  *upstream.Response
 	err   error
+	mu    sync.Mutex
 	calls []*upstream.Request
 }
 
 func (f *fakeUpstream) Do(_ context.Context, r *upstream.Request) (*upstream.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, r)
 	return f.resp, f.err
+}
+
+func (f *fakeUpstream) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
 }
 
 func newService(t *testing.T, up *fakeUpstream) (*Service, *bytes.Buffer) {
@@ -120,9 +131,9 @@ func TestErrorMapping(t *testing.T) {
 		{"unknown type", &upstream.Error{Status: 418, Type: "teapot"}, codes.Internal, "teapot"},
 		{"5xx without a body", &upstream.Error{Status: 502}, codes.Unavailable, "internal"},
 		{"4xx without a body", &upstream.Error{Status: 400}, codes.Internal, "internal"},
-		{"unreachable", fmt.Errorf("dial: %w", upstream.ErrUnavailable), codes.Unavailable, ""},
-		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
-		{"canceled", context.Canceled, codes.Canceled, ""},
+		{"unreachable", fmt.Errorf("dial: %w", upstream.ErrUnavailable), codes.Unavailable, "internal"},
+		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "internal"},
+		{"canceled", context.Canceled, codes.Canceled, "internal"},
 		{"anything else", errors.New("secret cause"), codes.Internal, "internal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,6 +69,12 @@ const errTooManyRequests = "too_many_requests"
 // context.DeadlineExceeded and context.Canceled.
 var ErrUnavailable = errors.New("upstream unavailable")
 
+// ErrMaybeApplied is wrapped by the errors of writes that may have reached the upstream although
+// no answer to them came back: the connection broke or the deadline passed after a connection
+// had been obtained for the request, or the answer could not be read. The write may have been
+// applied. It is never sent again; the caller must treat its outcome as unknown.
+var ErrMaybeApplied = errors.New("the write may have been applied")
+
 // Options configure a Client. The zero value of each field stands for its default.
 type Options struct {
 	// BaseURL is the upstream's address, an absolute http or https URL without query or
@@ -251,6 +257,9 @@ func (e *Error) Error() string {
 //   - an error that is context.DeadlineExceeded or context.Canceled when the deadline (the
 //     ctx's, capped by Options.Timeout) or the caller ended the call;
 //   - an error that is ErrUnavailable when no answer came;
+//   - for a write, an error that is also ErrMaybeApplied when it may have reached the upstream
+//     nonetheless: a connection was obtained for it, and no answer of the upstream's says what
+//     happened;
 //   - a plain error for a request that cannot be sent (bad action name, region or header).
 //
 // A misdirected_request is sent once more to the region its data names, for reads and writes
@@ -286,10 +295,19 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		attempts   int
 		misdirects int // misdirected_request repairs sent; at most 1
 		lastErr    error
+		sent       bool // some attempt may have reached the upstream: it had a connection, and no answer
 	)
+	// unknown marks the error of a write that may have been applied; an answer of the upstream's
+	// own (*Error) says what happened, so it is left alone.
+	unknown := func(err error) error {
+		if r.Read || !sent || errors.As(err, new(*Error)) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMaybeApplied, err)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, c.ended(r.Action, attempts, lastErr, err)
+			return nil, unknown(c.ended(r.Action, attempts, lastErr, err))
 		}
 		attempts++
 		resp, connected, err := c.once(ctx, r, region, redact)
@@ -299,18 +317,21 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		var ue *Error
 		isAnswer := errors.As(err, &ue)
+		// An answer says what became of the attempt (a misdirected write was not applied);
+		// without one, an attempt that had a connection may have reached the upstream.
+		sent = sent || connected && !isAnswer
 		if ctxErr := ctx.Err(); ctxErr != nil && !isAnswer {
 			// The deadline or the caller ended this attempt; whatever it failed with is a
 			// consequence. A complete answer that arrived at the deadline is kept: it says
 			// more, and the checks below return it rather than retry.
-			return nil, c.ended(r.Action, attempts, lastErr, ctxErr)
+			return nil, unknown(c.ended(r.Action, attempts, lastErr, ctxErr))
 		}
 		lastErr = err
 
 		if isAnswer && ue.Type == errMisdirected {
 			next := normalizeRegion(dataString(ue.Data, "region"))
 			if misdirects > 0 || next == region || !validRegion(next) {
-				return nil, err
+				return nil, unknown(err)
 			}
 			misdirects++
 			c.log.DebugContext(ctx, "upstream misdirected; sending to the region it named",
@@ -321,7 +342,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 
 		// The misdirect repair is not a failure and does not use up the budget of attempts.
 		if attempts-misdirects >= c.maxAttempts || !retryable(r.Read, connected, err) {
-			return nil, err
+			return nil, unknown(err)
 		}
 		wait := c.backoff(attempts - misdirects)
 		if ue != nil && ue.RetryAfter > wait {
@@ -332,11 +353,11 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			// time: the last answer is more useful to the caller than a bare deadline.
 			c.log.DebugContext(ctx, "upstream retry would outlast the deadline",
 				"action", r.Action, "attempt", attempts, "wait", wait, "err", err)
-			return nil, err
+			return nil, unknown(err)
 		}
 		c.log.DebugContext(ctx, "upstream retry", "action", r.Action, "attempt", attempts, "wait", wait, "err", err)
 		if !sleep(ctx, wait) {
-			return nil, c.ended(r.Action, attempts, lastErr, ctx.Err())
+			return nil, unknown(c.ended(r.Action, attempts, lastErr, ctx.Err()))
 		}
 	}
 }

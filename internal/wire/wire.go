@@ -118,6 +118,44 @@ func DecodeResponse(a *action.Action, body []byte, resp proto.Message, opts prot
 	return nil
 }
 
+// CheckAnswer reports whether body, a 200 answer to the read a, has the answer's documented
+// shape at the top level: one JSON value, an array where the upstream answers one (list_agents,
+// list_groups, list_registered_webhooks), else an object, holding a.AnswerKey when the action has
+// one. An empty body, null, text that is not JSON or a value of the wrong shape is not an answer
+// of the upstream's but a failure somewhere before it, such as a proxy's page.
+func CheckAnswer(a *action.Action, body []byte) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return fmt.Errorf("%s answer: empty", a.Name)
+	}
+	if !json.Valid(body) {
+		return fmt.Errorf("%s answer: not one JSON value", a.Name)
+	}
+	wantArray := false
+	if a.ResponseBody != "" {
+		fd := a.Method.Output().Fields().ByName(a.ResponseBody)
+		wantArray = fd.IsList()
+	}
+	switch {
+	case wantArray && body[0] != '[':
+		return fmt.Errorf("%s answer: not an array", a.Name)
+	case wantArray:
+		return nil
+	case body[0] != '{':
+		return fmt.Errorf("%s answer: not an object", a.Name)
+	case a.AnswerKey == "":
+		return nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return fmt.Errorf("%s answer: %w", a.Name, err)
+	}
+	if v, ok := top[a.AnswerKey]; !ok || string(v) == "null" {
+		return fmt.Errorf("%s answer: no %q", a.Name, a.AnswerKey)
+	}
+	return nil
+}
+
 // maskTree is a set of field mask paths as a tree: a leaf (an empty tree) takes the whole field.
 type maskTree map[string]maskTree
 

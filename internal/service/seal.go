@@ -1,0 +1,110 @@
+package service
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The cache derives two kinds of keys from CACHE_KEY_SECRET with HKDF-SHA256, each under a label
+// of its own, so that neither can stand in for the other:
+//
+//   - one key that hashes a caller's credential (its Authorization value) into the cache keys, so
+//     that no token, nor anything a token could be checked against without the secret, is stored;
+//   - per credential, a key that seals that credential's entries with AES-GCM, so that a dump of
+//     Redis shows no answer, and an entry moved under another credential's key fails to open.
+const (
+	labelID   = "livechat-gateway cache credential id v1"
+	labelSeal = "livechat-gateway cache seal v1\x00" // followed by the credential
+)
+
+// keyring holds the secret and the key of credential ids.
+type keyring struct {
+	secret []byte
+	idKey  []byte
+}
+
+func newKeyring(secret []byte) (*keyring, error) {
+	idKey, err := hkdf.Key(sha256.New, secret, nil, labelID, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("service: deriving the cache's id key: %w", err)
+	}
+	return &keyring{secret: secret, idKey: idKey}, nil
+}
+
+// id returns the keyed hash of a credential, the one identity of it that cache keys hold.
+func (k *keyring) id(auth string) string {
+	m := hmac.New(sha256.New, k.idKey)
+	m.Write([]byte(auth))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// sealer returns the AEAD that seals auth's entries. GCM with random 96-bit nonces: a credential
+// fills far fewer than the 2^32 entries after which random nonces would risk repeating.
+func (k *keyring) sealer(auth string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, k.secret, nil, labelSeal+auth, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCMWithRandomNonce(block)
+}
+
+// An entry is a header in the clear, then the sealed answer:
+//
+//	version (1 byte) | generation (8 bytes) | filled, Unix nanoseconds (8 bytes) | nonce | ciphertext and tag
+//
+// The header says, without opening the entry, whether it can be served: of the credential's
+// current generation, and how old. GCM authenticates it together with the entry's cache key, so
+// neither the header nor the key can be changed, nor the entry moved to another key, without the
+// entry failing to open.
+const (
+	entryVersion   = 1
+	entryHeaderLen = 1 + 8 + 8
+)
+
+var errUnsealed = errors.New("cache entry does not open")
+
+// seal returns the entry of plain, filled at filled under generation gen, for the cache key key.
+func seal(aead cipher.AEAD, key string, gen int64, filled time.Time, plain []byte) []byte {
+	b := make([]byte, entryHeaderLen, entryHeaderLen+aead.NonceSize()+len(plain)+aead.Overhead())
+	b[0] = entryVersion
+	binary.BigEndian.PutUint64(b[1:9], uint64(gen))
+	binary.BigEndian.PutUint64(b[9:17], uint64(filled.UnixNano()))
+	return aead.Seal(b, nil, plain, additionalData(key, b[:entryHeaderLen]))
+}
+
+// entryHeader returns the generation and fill time of an entry, or ok=false if it is not one.
+func entryHeader(b []byte) (gen int64, filled time.Time, ok bool) {
+	if len(b) < entryHeaderLen || b[0] != entryVersion {
+		return 0, time.Time{}, false
+	}
+	return int64(binary.BigEndian.Uint64(b[1:9])), time.Unix(0, int64(binary.BigEndian.Uint64(b[9:17]))), true
+}
+
+// open returns the answer sealed in the entry b at key, or errUnsealed.
+func open(aead cipher.AEAD, key string, b []byte) ([]byte, error) {
+	if len(b) < entryHeaderLen {
+		return nil, errUnsealed
+	}
+	plain, err := aead.Open(nil, nil, b[entryHeaderLen:], additionalData(key, b[:entryHeaderLen]))
+	if err != nil {
+		return nil, errUnsealed
+	}
+	return plain, nil
+}
+
+// additionalData is what GCM authenticates besides the sealed answer: the header and the key.
+func additionalData(key string, header []byte) []byte {
+	return append(append(make([]byte, 0, len(header)+len(key)), header...), key...)
+}
