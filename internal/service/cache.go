@@ -152,7 +152,7 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 		life:        c.TTL + c.StaleIfError,
 		pending:     &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
 		outcomes:    c.Metrics.Counter("gateway_cache_reads_total", "Cached reads by action and outcome: hit, miss, stale (served for a failing upstream), bypass (no-cache, or the store not trusted), error (the store failed and upstream served).", "action", "outcome"),
-		storeErrors: c.Metrics.Counter("gateway_cache_store_errors_total", "Failed or skipped calls of the cache's store, by operation.", "op"),
+		storeErrors: c.Metrics.Counter("gateway_cache_store_errors_total", "Calls of the cache's store that failed, or that its breaker skipped while it was failing, by operation (lookup, fill, bump) and reason (failed, skipped).", "op", "reason"),
 		log:         log,
 	}
 	onState := c.Breaker.OnStateChange
@@ -416,7 +416,11 @@ func (r *reads) flushPendingLoop(ctx context.Context) {
 
 // storeFailed counts a store failure and logs it at most once per warnEvery.
 func (r *reads) storeFailed(ctx context.Context, op string, err error) {
-	r.storeErrors.Inc(op)
+	reason := "failed"
+	if errors.Is(err, cache.ErrSkipped) {
+		reason = "skipped"
+	}
+	r.storeErrors.Inc(op, reason)
 	r.warn(ctx, "cache store failed; serving from upstream", "op", op, "err", err)
 }
 
