@@ -70,16 +70,17 @@ func New[T any](timeout time.Duration, onPanic func(*PanicError)) *Group[T] {
 // Do returns when the call ends or ctx ends, whichever is first; in the second case its error is
 // ctx's, and if no other caller waits the call is cancelled before Do returns.
 //
-// When fn has returned, then (if not nil) runs on the call's goroutine with fn's result and a
+// When fn has succeeded, then (if not nil) runs on the call's goroutine with fn's result and a
 // context of the Group's lifetime, after the waiters have been handed the result: it is for work
 // that must not delay them, such as storing the result. Until then reaches its end, new callers
-// of key are given the same result without a new call.
+// of key are given the same result without a new call. A failed call ends at once: its error is
+// for the callers that waited for it, never for later ones.
 //
 // finished reports that the call had already returned when Do was called, so that its result
 // was there for the taking.
 //
 // fn's result is shared by every waiter: a waiter that modifies it must copy it first.
-func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) (T, error), then func(context.Context, T, error)) (val T, finished bool, err error) {
+func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) (T, error), then func(context.Context, T)) (val T, finished bool, err error) {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -108,13 +109,13 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) 
 	g.mu.Lock()
 	c.waiters--
 	abandoned := c.waiters == 0
-	if abandoned && g.calls[key] == c {
+	if abandoned {
 		select {
 		case <-c.done: // finished meanwhile: keep it for then and for late callers
 			abandoned = false
 		default:
 			// New callers of key must not join a call that is being cancelled.
-			delete(g.calls, key)
+			g.forget(key, c)
 		}
 	}
 	g.mu.Unlock()
@@ -126,7 +127,7 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) 
 }
 
 // start starts a call of fn for key. g.mu is held.
-func (g *Group[T]) start(key string, fn func(context.Context) (T, error), then func(context.Context, T, error)) *call[T] {
+func (g *Group[T]) start(key string, fn func(context.Context) (T, error), then func(context.Context, T)) *call[T] {
 	var (
 		ctx    context.Context
 		cancel context.CancelFunc
@@ -141,21 +142,32 @@ func (g *Group[T]) start(key string, fn func(context.Context) (T, error), then f
 	g.running.Add(1)
 	g.wg.Go(func() {
 		defer g.running.Add(-1)
-		defer func() {
-			g.mu.Lock()
-			if g.calls[key] == c {
-				delete(g.calls, key)
-			}
-			g.mu.Unlock()
-			cancel()
-		}()
-		c.val, c.err = run(ctx, g.onPanic, fn)
+		defer cancel()
+		val, err := run(ctx, g.onPanic, fn)
+		linger := then != nil && err == nil
+		g.mu.Lock()
+		c.val, c.err = val, err
+		if !linger {
+			g.forget(key, c)
+		}
 		close(c.done)
-		if then != nil {
-			run(g.ctx, g.onPanic, func(ctx context.Context) (struct{}, error) { then(ctx, c.val, c.err); return struct{}{}, nil })
+		g.mu.Unlock()
+		if linger {
+			run(g.ctx, g.onPanic, func(ctx context.Context) (struct{}, error) { then(ctx, val); return struct{}{}, nil })
+			g.mu.Lock()
+			g.forget(key, c)
+			g.mu.Unlock()
 		}
 	})
 	return c
+}
+
+// forget removes c from the running calls, unless another call of key has replaced it. g.mu is
+// held.
+func (g *Group[T]) forget(key string, c *call[T]) {
+	if g.calls[key] == c {
+		delete(g.calls, key)
+	}
 }
 
 // run calls fn, turning a panic into a *PanicError, which it also reports to onPanic.

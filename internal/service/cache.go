@@ -223,7 +223,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 
 	var (
 		outcome string
-		fill    func(context.Context, *answer, error)
+		fill    func(context.Context, *answer)
 		stale   *answer
 	)
 	switch gen, ent, err := r.lookup(ctx, a, id, auth, key); {
@@ -335,11 +335,8 @@ func (r *reads) unseal(a *action.Action, auth, key string, b []byte) (*answer, e
 // filler returns the then of a shared call: it seals the answer and fills the entry under the
 // generation the read started with, after the answer has been handed out. If a write bumped the
 // generation meanwhile, the store refuses it, so a racing read cannot bring stale data back.
-func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer, error) {
-	return func(ctx context.Context, ans *answer, err error) {
-		if err != nil {
-			return
-		}
+func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer) {
+	return func(ctx context.Context, ans *answer) {
 		plain, err := encodeAnswer(ans)
 		if err != nil {
 			r.log.ErrorContext(ctx, "encoding an answer for the cache", "action", a.Name, "err", err)
@@ -356,7 +353,7 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(c
 		}
 		ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 		defer cancel()
-		if _, err := r.store.Fill(ctx, genKey(id), gen, key, b, r.life); err != nil {
+		if _, err := r.store.Fill(ctx, genKey(id), gen, key, b, r.life); err != nil && ctx.Err() == nil {
 			r.storeFailed(ctx, "fill", err)
 		}
 	}

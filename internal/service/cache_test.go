@@ -111,54 +111,44 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestCacheFailsOpen(t *testing.T) {
 	store := newFaultyStore()
 	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":0,"name":"Before"}]`)}}
-	reg := metrics.New()
-	s, logs := cachedService(t, up, store, reg)
-	a := testutil.Action(t, "list_groups")
-	read := func() string {
+	r := newRig(t, rigOptions{up: up, store: store})
+	read := func() result {
 		t.Helper()
-		resp, err := s.Call(withToken("dal:x"), a, a.NewRequest())
-		if err != nil {
-			t.Fatalf("read = %v, want it served", err)
-		}
-		return resp.(interface{ String() string }).String()
+		return r.must("dal:x", "list_groups", `{}`)
 	}
 	read()
-	read() // a hit, of the entry the write below must retire
-	if n := up.count(); n != 1 {
-		t.Fatalf("two reads made %d upstream calls, want 1", n)
+	r.settle()
+	if got := read(); got.cache() != "hit" { // the entry the write below must retire
+		t.Fatalf("second read: x-cache %q, want hit", got.cache())
 	}
 
 	store.setFail(errors.New("redis down"))
-	for range 10 {
-		read()
+	for i := range 10 {
+		if got := read(); got.cache() != "bypass" {
+			t.Errorf("read %d with the store failing: x-cache %q, want bypass", i, got.cache())
+		}
 	}
 	if n := store.count("Lookup"); n != 2+5 {
 		t.Errorf("the store was called %d times by 10 reads while failing, want 5: the breaker opens after 5 failures", n-2)
 	}
-	w := testutil.Action(t, "delete_group")
 	up.resp = &upstream.Response{Body: []byte(`{}`)}
-	if _, err := s.Call(withToken("dal:x"), w, mustRequest(t, w, `{"id":3}`)); err != nil {
-		t.Fatalf("a write with the store down = %v", err)
-	}
+	r.must("dal:x", "delete_group", `{"id":3}`)
 	up.resp = &upstream.Response{Body: []byte(`[{"id":0,"name":"After"}]`)}
-	if n := up.count(); n != 12 {
-		t.Errorf("%d upstream calls, want 12", n)
-	}
-	if n := reg.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", "error"); n != 10 {
+	if n := r.metrics.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", "error"); n != 10 {
 		t.Errorf("reads with the store failing counted = %d, want 10", n)
 	}
-	if n := strings.Count(logs.String(), "cache store failed"); n != 1 {
-		t.Errorf("the sick store was logged %d times, want once:\n%s", n, logs)
+	if n := strings.Count(r.logs.String(), "cache store failed"); n != 1 {
+		t.Errorf("the sick store was logged %d times, want once:\n%s", n, r.logs)
 	}
 
 	store.setFail(nil)
 	eventually(t, "a hit after the store came back", func() bool {
-		if got := read(); !strings.Contains(got, "After") {
-			t.Fatalf("a read after the write answered %s, from before it", got)
+		got := read()
+		if s := got.resp.(interface{ String() string }).String(); !strings.Contains(s, "After") {
+			t.Fatalf("a read after the write answered %s (x-cache %s), from before it", s, got.cache())
 		}
-		before := up.count()
-		read()
-		return up.count() == before
+		r.settle()
+		return got.cache() == "hit"
 	})
 	if store.count("Bump") == 0 {
 		t.Error("the write's bump was never made")
