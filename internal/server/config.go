@@ -32,14 +32,14 @@ type Config struct {
 // Defaults returns the configuration when no variable is set.
 func Defaults() Config {
 	return Config{
-		GRPCAddr:        ":9090",
-		HTTPAddr:        ":8080",
-		UpstreamURL:     "https://api.livechatinc.com",
+		GRPCAddr:          ":9090",
+		HTTPAddr:          ":8080",
+		UpstreamURL:       "https://api.livechatinc.com",
 		CacheTTL:          2 * time.Minute,
 		CacheStaleIfError: 10 * time.Minute,
-		UpstreamTimeout: 10 * time.Second,
-		ShutdownTimeout: 15 * time.Second,
-		LogLevel:        slog.LevelInfo,
+		UpstreamTimeout:   10 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+		LogLevel:          slog.LevelInfo,
 	}
 }
 
