@@ -42,6 +42,7 @@ type Group[T any] struct {
 	onPanic func(*PanicError)
 	wg      sync.WaitGroup
 	running atomic.Int64
+	waiting atomic.Int64
 
 	mu     sync.Mutex
 	calls  map[string]*call[T]
@@ -99,7 +100,9 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) 
 		c = g.start(key, fn, then)
 	}
 	c.waiters++
+	g.waiting.Add(1)
 	g.mu.Unlock()
+	defer g.waiting.Add(-1)
 
 	select {
 	case <-c.done:
@@ -194,6 +197,9 @@ func (g *Group[T]) Close() {
 	g.stop()
 	g.wg.Wait()
 }
+
+// Waiting returns the number of callers waiting in Do for a call to end, for tests and metrics.
+func (g *Group[T]) Waiting() int { return int(g.waiting.Load()) }
 
 // Running returns the number of calls whose goroutine has not ended: running, cancelled but not
 // yet returned, or in their then. It is for tests and metrics.

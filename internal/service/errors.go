@@ -135,12 +135,13 @@ func invalidArgument(field, msg string) error {
 // empty, null, not JSON, of the wrong shape, or not decodable.
 var errBadAnswer = errors.New("upstream answered 200 without a valid answer")
 
-// badAnswer logs a 200 that is no answer, with its size but not its body (which may echo the
-// request), and returns an error wrapping errBadAnswer.
-func (s *Service) badAnswer(ctx context.Context, a *action.Action, resp *upstream.Response, err error) error {
+// badAnswer logs a 200 that is no answer, with its size and what is wrong with it but not its
+// body, which may echo the request and its token, and returns an error wrapping errBadAnswer.
+// why must not quote the body: wire.CheckAnswer's errors do not, a decoder's do.
+func (s *Service) badAnswer(ctx context.Context, a *action.Action, resp *upstream.Response, why string) error {
 	s.log.WarnContext(ctx, "upstream answered 200 without a valid answer", "action", a.Name,
-		"http_status", 200, "body_bytes", len(resp.Body), "region", resp.Region, "err", err)
-	return fmt.Errorf("%w: %w", errBadAnswer, err)
+		"http_status", 200, "body_bytes", len(resp.Body), "region", resp.Region, "why", why)
+	return fmt.Errorf("%w: %s", errBadAnswer, why)
 }
 
 // outcomeUnknown reports whether a write that failed with err may have been applied: it may have

@@ -151,12 +151,12 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 		}
 		if a.Read {
 			if err := wire.CheckAnswer(a, resp.Body); err != nil {
-				return nil, s.badAnswer(ctx, a, resp, err)
+				return nil, s.badAnswer(ctx, a, resp, err.Error())
 			}
 		}
 		out := a.NewResponse()
 		if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
-			return nil, s.badAnswer(ctx, a, resp, err)
+			return nil, s.badAnswer(ctx, a, resp, "its fields are not the action's answer's")
 		}
 		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation}, nil
 	}
