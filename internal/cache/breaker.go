@@ -33,8 +33,11 @@ type BreakerOptions struct {
 // cool-down one call goes through as a probe; if it succeeds the breaker closes and the store is
 // used again, with no restart.
 //
-// A call whose caller gave up (its context ended) is neither a failure nor a success: a client
-// with a 5ms deadline says nothing about Redis.
+// A call whose caller cancelled it is neither a failure nor a success: a client that hung up
+// says nothing about Redis. A deadline that passed is a failure, whoever set it: a store that
+// cannot answer within the time the caller had for it is of no use to that caller, and were
+// deadlines not counted, callers with short ones would keep a hung store's breaker closed and
+// each spend its whole time waiting on it.
 type Breaker struct {
 	s  Store
 	cb *gobreaker.CircuitBreaker[any]
@@ -64,7 +67,8 @@ func NewBreaker(s Store, o BreakerOptions) *Breaker {
 // State returns the breaker's state: "closed", "open" or "half-open".
 func (b *Breaker) State() string { return b.cb.State().String() }
 
-// callerGone marks the error of a call whose own context ended, which the breaker does not count.
+// callerGone marks the error of a call whose caller cancelled it, which the breaker does not
+// count.
 type callerGone struct{ err error }
 
 func (e callerGone) Error() string { return e.err.Error() }
@@ -73,7 +77,7 @@ func (e callerGone) Error() string { return e.err.Error() }
 func (b *Breaker) do(ctx context.Context, op func() error) error {
 	_, err := b.cb.Execute(func() (any, error) {
 		err := op()
-		if err != nil && ctx.Err() != nil {
+		if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 			return nil, callerGone{err}
 		}
 		return nil, err

@@ -2,12 +2,15 @@ package cache
 
 import "github.com/redis/go-redis/v9"
 
-// Size returns the number of entries and counters and the bytes of the entries, for tests of
-// the bounds.
-func (m *Memory) Size() (entries, counters int, bytes int64) {
+// FreshGeneration is freshGeneration, for the test of its range.
+var FreshGeneration = freshGeneration
+
+// Size returns the number of items (entries and counters) and the bytes they are counted as,
+// for tests of the bounds.
+func (m *Memory) Size() (items int, bytes int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lru.Len(), len(m.counters), m.bytes
+	return m.lru.Len(), m.bytes
 }
 
 // ClientOptions returns the options of a single-server client, for tests of the defaults.

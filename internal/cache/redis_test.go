@@ -46,19 +46,30 @@ func TestNewRedisBadURL(t *testing.T) {
 	}
 }
 
+// eventually polls cond until it holds, failing the test after a generous bound, for tests that
+// wait on a real Redis: a restart, an expiry, an eviction.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // the pause between polls
+	}
+}
+
 // allOps runs every Store method once, for the tests of a Redis that is down. Each call must
 // fail, and within 2s: the bound is there to catch a hang, not to time the fall-back.
-func allOps(t *testing.T, s *cache.Redis) {
+func allOps(t *testing.T, s cache.Store) {
 	t.Helper()
-	ctx, k := context.Background(), key(t, "k")
+	ctx, c, k := context.Background(), key(t, "gen"), key(t, "e:k")
 	ops := []struct {
 		name string
 		call func() error
 	}{
-		{"Get", func() error { _, _, err := s.Get(ctx, k); return err }},
-		{"Set", func() error { return s.Set(ctx, k, []byte("v"), time.Minute) }},
-		{"Generation", func() error { _, err := s.Generation(ctx, k); return err }},
-		{"Bump", func() error { _, err := s.Bump(ctx, k, time.Minute); return err }},
+		{"Lookup", func() error { _, _, _, err := s.Lookup(ctx, c, k, time.Minute); return err }},
+		{"Fill", func() error { _, err := s.Fill(ctx, c, 1, k, []byte("v"), time.Minute); return err }},
+		{"Bump", func() error { _, err := s.Bump(ctx, c, time.Minute); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	}
 	for _, op := range ops {
@@ -70,14 +81,19 @@ func allOps(t *testing.T, s *cache.Redis) {
 	}
 }
 
-// works reports whether s serves a Set and then a Get of the value set.
-func works(t *testing.T, s *cache.Redis) bool {
-	ctx, k := context.Background(), key(t, "probe")
-	if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+// works reports whether s serves a Lookup, a Fill under the generation it returned, and a
+// Lookup that finds the entry.
+func works(t *testing.T, s cache.Store) bool {
+	ctx, c, k := context.Background(), key(t, "probe:gen"), key(t, "probe:e")
+	gen, _, _, err := s.Lookup(ctx, c, k, time.Minute)
+	if err != nil {
 		return false
 	}
-	val, ok, err := s.Get(ctx, k)
-	return err == nil && ok && string(val) == "v"
+	if stored, err := s.Fill(ctx, c, gen, k, genValue(gen), time.Minute); err != nil || !stored {
+		return false
+	}
+	gen, val, ok, err := s.Lookup(ctx, c, k, time.Minute)
+	return err == nil && matches(gen, val, ok)
 }
 
 // TestRedisDownThenBack uses the default, short timeouts: it is about a Redis that is killed and
@@ -109,46 +125,188 @@ func TestRedisNeverStarted(t *testing.T) {
 	allOps(t, s)
 }
 
+// do sends a command to the Redis at addr with redistest.Do and fails the test on an error.
+func do(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	reply, err := redistest.Do(addr, args...)
+	if err != nil {
+		t.Fatalf("%s on %s: %v", strings.Join(args, " "), addr, err)
+	}
+	return reply
+}
+
+// TestRedisCounterLost loses a counter in each way Redis can lose one, behind the store's back,
+// and checks that it comes back with a fresh generation: never one it held before, under which
+// an entry filled before the loss could match again.
+func TestRedisCounterLost(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration // of the counter and the entry
+		lose func(t *testing.T, srv *redistest.Instance, genKey string)
+		// entry says what becomes of the entry filled before the loss: "kept", so that the test
+		// can check it does not match, "lost" with the counter, or "either".
+		entry string
+	}{
+		{
+			name: "deleted",
+			ttl:  time.Minute,
+			lose: func(t *testing.T, srv *redistest.Instance, genKey string) {
+				do(t, srv.Addr(), "DEL", genKey)
+			},
+			entry: "kept",
+		},
+		{
+			name: "expired",
+			ttl:  100 * time.Millisecond,
+			lose: func(t *testing.T, srv *redistest.Instance, genKey string) {
+				eventually(t, "the counter expired", func() bool { return do(t, srv.Addr(), "EXISTS", genKey) == "0" })
+			},
+			entry: "lost", // it had the counter's ttl
+		},
+		{
+			name: "restarted",
+			ttl:  time.Minute,
+			lose: func(t *testing.T, srv *redistest.Instance, genKey string) {
+				srv.Restart() // without persistence: Redis comes back empty
+			},
+			entry: "lost",
+		},
+		{
+			name: "evicted",
+			ttl:  time.Minute,
+			lose: func(t *testing.T, srv *redistest.Instance, genKey string) {
+				// With a maxmemory just above what Redis uses now, each large value written
+				// evicts keys, chosen by sampling their idle times; write until the counter is
+				// one of them. The bound on the loop only catches a Redis that never evicts.
+				addr := srv.Addr()
+				used := usedMemory(t, addr)
+				do(t, addr, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+				do(t, addr, "CONFIG", "SET", "maxmemory", strconv.FormatInt(used+1<<20, 10))
+				filler := strings.Repeat("x", 64<<10)
+				for i := 0; do(t, addr, "EXISTS", genKey) == "1"; i++ {
+					if i == 2000 {
+						t.Fatalf("counter %q not evicted after writing %d values of 64 KiB", genKey, i)
+					}
+					do(t, addr, "SET", fmt.Sprint("filler:", i), filler)
+				}
+				// The eviction is over: what follows must not be evicted in turn.
+				do(t, addr, "CONFIG", "SET", "maxmemory", "0")
+			},
+			entry: "either", // evicted too, or not
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Server(t)
+			s := newRedis(t, srv.URL(), lenient)
+			c, k := key(t, "gen"), key(t, "e:k")
+			gen, _, _ := mustLookup(t, s, c, k, tc.ttl)
+			fillGen(t, s, c, gen, k, tc.ttl)
+			bumped := mustBump(t, s, c, tc.ttl)
+			fillGen(t, s, c, bumped, k, tc.ttl)
+
+			tc.lose(t, srv, c)
+			if tc.entry == "kept" && do(t, srv.Addr(), "EXISTS", k) != "1" {
+				t.Fatalf("entry %q gone with its counter; the test needs it kept", k)
+			}
+
+			// Polled: after a restart the store's pooled connection fails once.
+			var (
+				got int64
+				val []byte
+				ok  bool
+				err error
+			)
+			eventually(t, "Lookup succeeds", func() bool {
+				got, val, ok, err = s.Lookup(context.Background(), c, k, tc.ttl)
+				return err == nil
+			})
+			checkFresh(t, fmt.Sprintf("Lookup(%q) after the counter was %s", c, tc.name), got, gen, bumped)
+			if ok {
+				t.Errorf("Lookup(%q) after its counter was %s = %q, hit; want a miss", k, tc.name, val)
+			}
+			// The next Lookup reads the entry filled before the loss, if Redis kept it, under a
+			// generation that no longer matches.
+			again, val, ok := mustLookup(t, s, c, k, tc.ttl)
+			if again != got || matches(again, val, ok) || (tc.entry == "kept" && !ok) || (tc.entry == "lost" && ok) {
+				t.Errorf("second Lookup(%q) = %d, %q, %v; want %d, no entry filled under it, the entry %s", k, again, val, ok, got, tc.entry)
+			}
+			// Caching goes on under the new generation.
+			if !fillGen(t, s, c, got, k, time.Minute) {
+				t.Fatalf("Fill(%q, %d) under the new generation = not stored; want stored", k, got)
+			}
+			if again, val, ok := mustLookup(t, s, c, k, tc.ttl); again != got || !matches(again, val, ok) {
+				t.Errorf("Lookup(%q) after the Fill = %d, %q, %v; want %d, %q, a hit", k, again, val, ok, got, genValue(got))
+			}
+		})
+	}
+}
+
+// usedMemory returns the used_memory that INFO reports for the Redis at addr.
+func usedMemory(t *testing.T, addr string) int64 {
+	t.Helper()
+	info := do(t, addr, "INFO", "memory")
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("INFO memory: used_memory:%s: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("INFO memory has no used_memory: %q", info)
+	return 0
+}
+
 func TestRedisClusterKeys(t *testing.T) {
 	t.Parallel()
 	c := redistest.Cluster(t)
 	s := newRedis(t, c.URL(), lenient)
-	ctx := context.Background()
+	slot := func(t *testing.T, k string) string {
+		t.Helper()
+		return do(t, c.Addrs()[0], "CLUSTER", "KEYSLOT", k)
+	}
 
-	t.Run("same hash tag, same slot", func(t *testing.T) {
-		keys := []string{"lcgw:{cred}:get_agent:1", "lcgw:{cred}:list_bots:2", "lcgw:{cred}:x"}
-		slots := map[string]bool{}
-		for _, k := range keys {
-			mustSet(t, s, k, []byte(k), time.Minute)
-			slot, err := redistest.Do(c.Addrs()[0], "CLUSTER", "KEYSLOT", k)
-			if err != nil {
-				t.Fatalf("CLUSTER KEYSLOT %s: %v", k, err)
-			}
-			slots[slot] = true
+	t.Run("one credential, one slot", func(t *testing.T) {
+		gen := "lcgw:{cred}:gen"
+		entries := []string{"lcgw:{cred}:e:get_agent:1", "lcgw:{cred}:e:list_bots:2", "lcgw:{cred}:e:x"}
+		slots := map[string]bool{slot(t, gen): true}
+		for _, k := range entries {
+			slots[slot(t, k)] = true
 		}
 		if len(slots) != 1 {
-			t.Errorf("keys %v are in slots %v; want one slot", keys, slots)
+			t.Fatalf("keys %s, %v are in slots %v; want one slot", gen, entries, slots)
 		}
-		for _, k := range keys {
-			if val, ok := mustGet(t, s, k); !ok || string(val) != k {
-				t.Errorf("Get(%q) = %q, %v; want %q, hit", k, val, ok, k)
+		// Lookup's MGET and the scripts each touch two of these keys: a Cluster takes them only
+		// from one slot.
+		g, _, _ := mustLookup(t, s, gen, entries[0], time.Minute)
+		for _, k := range entries {
+			if !fillGen(t, s, gen, g, k, time.Minute) {
+				t.Errorf("Fill(%q, %d) = not stored; want stored", k, g)
 			}
 		}
-		gen := "lcgw:{cred}:gen"
-		if n, err := s.Bump(ctx, gen, time.Minute); err != nil || n != 1 {
-			t.Errorf("Bump(%q) = %d, %v; want 1", gen, n, err)
+		for _, k := range entries {
+			if got, val, ok := mustLookup(t, s, gen, k, time.Minute); got != g || !matches(got, val, ok) {
+				t.Errorf("Lookup(%q) = %d, %q, %v; want %d, %q, a hit", k, got, val, ok, g, genValue(g))
+			}
+		}
+		if got := mustBump(t, s, gen, time.Minute); got != g+1 {
+			t.Errorf("Bump(%q) = %d; want %d", gen, got, g+1)
 		}
 	})
 
-	t.Run("different hash tags spread over the nodes", func(t *testing.T) {
+	t.Run("credentials spread over the nodes", func(t *testing.T) {
 		for i := range 100 {
-			mustSet(t, s, fmt.Sprintf("lcgw:{cred%d}:k", i), []byte("v"), time.Minute)
+			gen, k := fmt.Sprintf("lcgw:{cred%d}:gen", i), fmt.Sprintf("lcgw:{cred%d}:e:k", i)
+			g, _, _ := mustLookup(t, s, gen, k, time.Minute)
+			fillGen(t, s, gen, g, k, time.Minute)
 		}
 		var sizes []int
 		used := 0
 		for _, addr := range c.Addrs() {
-			reply, err := redistest.Do(addr, "DBSIZE")
-			n, _ := strconv.Atoi(reply)
+			n, err := strconv.Atoi(do(t, addr, "DBSIZE"))
 			if err != nil {
 				t.Fatalf("DBSIZE on %s: %v", addr, err)
 			}
@@ -158,7 +316,21 @@ func TestRedisClusterKeys(t *testing.T) {
 			}
 		}
 		if used < 2 {
-			t.Errorf("100 keys with different hash tags: DBSIZE per node %v; want keys on more than one node", sizes)
+			t.Errorf("100 credentials with their own hash tags: DBSIZE per node %v; want keys on more than one node", sizes)
+		}
+	})
+
+	t.Run("counter and entry in different slots", func(t *testing.T) {
+		// A key scheme that forgot the hash tag fails loudly rather than reading one slot.
+		gen, k := "lcgw:{a}:gen", "lcgw:{b}:e:k"
+		if slot(t, gen) == slot(t, k) {
+			t.Fatalf("%s and %s share a slot; the test needs two", gen, k)
+		}
+		if got, val, ok, err := s.Lookup(context.Background(), gen, k, time.Minute); err == nil {
+			t.Errorf("Lookup(%q, %q) = %d, %q, %v, nil; want a cross-slot error", gen, k, got, val, ok)
+		}
+		if stored, err := s.Fill(context.Background(), gen, 1, k, []byte("v"), time.Minute); err == nil {
+			t.Errorf("Fill(%q, %q) = %v, nil; want a cross-slot error", gen, k, stored)
 		}
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,27 +21,133 @@ import (
 
 func TestMemory(t *testing.T) {
 	t.Parallel()
-	testStore(t, func(t *testing.T) cache.Store {
-		return cache.NewMemory(cache.DefaultMaxEntries, cache.DefaultMaxBytes)
-	})
+	testStore(t, memoryEnv)
 }
 
 func TestRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Server(t)
-	testStore(t, func(t *testing.T) cache.Store { return newRedis(t, srv.URL(), lenient) })
+	testStore(t, redisEnv(srv.URL()))
 }
 
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.Cluster(t)
-	testStore(t, func(t *testing.T) cache.Store { return newRedis(t, c.URL(), lenient) })
+	testStore(t, redisEnv(c.URL()))
 }
 
 func TestRedisSentinel(t *testing.T) {
 	t.Parallel()
 	s := redistest.Sentinel(t)
-	testStore(t, func(t *testing.T) cache.Store { return newRedis(t, s.URL(), lenient) })
+	testStore(t, redisEnv(s.URL()))
+}
+
+func TestFreshGeneration(t *testing.T) {
+	t.Parallel()
+	seen := map[int64]bool{}
+	for range 10_000 {
+		g := cache.FreshGeneration()
+		// Above 2^52 a Lua number (a double) would no longer hold every value exactly.
+		if g < 1 || g > 1<<52 {
+			t.Fatalf("FreshGeneration() = %d; want a value in [1, 2^52]", g)
+		}
+		seen[g] = true
+	}
+	// 10000 draws from 2^52 values collide with odds of about 1e-8: a repeat means the values
+	// are not random.
+	if len(seen) != 10_000 {
+		t.Errorf("10000 FreshGeneration() calls gave %d distinct values; want 10000", len(seen))
+	}
+}
+
+// storeEnv is a store under test, with its way of letting time pass.
+type storeEnv struct {
+	cache.Store
+	// tick lets a little of the store's time pass between two polls of a condition: a Memory's
+	// injected clock is moved on, while for Redis, whose clock is the real one, it waits a
+	// moment.
+	tick func()
+}
+
+// memoryEnv returns a Memory with the default bounds on a fake clock of its own, so that the
+// suite's expiry tests move time instead of waiting for it.
+func memoryEnv(*testing.T) storeEnv {
+	clock := newFakeClock()
+	m := cache.NewMemory(cache.DefaultMaxEntries, cache.DefaultMaxBytes, cache.WithClock(clock.Now))
+	return storeEnv{Store: m, tick: func() { clock.Advance(10 * time.Millisecond) }}
+}
+
+// redisEnv returns a function making stores on the Redis at url, with lenient options.
+func redisEnv(url string) func(*testing.T) storeEnv {
+	return func(t *testing.T) storeEnv {
+		pause := func() { time.Sleep(10 * time.Millisecond) } // between two polls, not a wait for an event
+		return storeEnv{Store: newRedis(t, url, lenient), tick: pause}
+	}
+}
+
+// maxTicks bounds how often eventually polls: 10s of the store's time at least.
+const maxTicks = 1000
+
+// eventually polls cond, letting a tick of the store's time pass between polls, until it holds,
+// and fails the test if it never does. Expiry is checked this way, with no upper bound on how
+// soon it happens beyond a generous one.
+func (e storeEnv) eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range maxTicks {
+		if cond() {
+			return
+		}
+		e.tick()
+	}
+	if !cond() {
+		t.Fatalf("%s: not after %d ticks", what, maxTicks)
+	}
+}
+
+// witnesses numbers the witnesses of pass, so that no two share a key.
+var witnesses atomic.Int64
+
+// pass returns once at least d of the store's time has passed since it was called. It watches a
+// witness entry, filled with ttl d, until it has expired: a counter or entry written before
+// pass, with a ttl of d or less, is then gone, and anything that lives on outlived it.
+func (e storeEnv) pass(t *testing.T, d time.Duration) {
+	t.Helper()
+	n := witnesses.Add(1)
+	w, wk := key(t, fmt.Sprint("witness", n)), key(t, fmt.Sprint("witness-entry", n))
+	// The witness's counter lives long, so that only the entry's ttl is timed.
+	gen, _, _ := mustLookup(t, e, w, wk, long)
+	if !mustFill(t, e, w, gen, wk, []byte("w"), d) {
+		t.Fatalf("Fill(%q) of the witness = not stored; want stored", wk)
+	}
+	e.eventually(t, fmt.Sprintf("witness entry with ttl %v expired", d), func() bool {
+		_, _, ok := mustLookup(t, e, w, wk, long)
+		return !ok
+	})
+}
+
+// fakeClock is a clock that moves only when told to, for Memory's WithClock. It is safe for
+// concurrent use.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // lenient are options for tests of what a store does, not of how fast: the defaults' tens of
@@ -52,6 +160,7 @@ var lenient = cache.RedisOptions{
 	PoolTimeout:  2 * time.Second,
 }
 
+// newRedis returns a store on the Redis at url, closed when the test ends.
 func newRedis(t *testing.T, url string, o cache.RedisOptions) *cache.Redis {
 	t.Helper()
 	s, err := cache.NewRedis(url, o)
@@ -63,256 +172,416 @@ func newRedis(t *testing.T, url string, o cache.RedisOptions) *cache.Redis {
 }
 
 // key returns a key of the test's own, with a hash tag as the gateway's keys have, so that
-// subtests sharing one Redis never see each other's data.
+// subtests sharing one Redis never see each other's data, and the counter and entries of one
+// test share a Cluster slot.
 func key(t *testing.T, name string) string {
 	return fmt.Sprintf("lcgw:{%s}:%s", t.Name(), name)
 }
 
-// eventually polls cond until it holds, failing the test after a generous bound: expiry is
-// checked without any upper bound on how soon it happens.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// long is the ttl of counters and entries that must not expire during a test.
+const long = time.Hour
 
-func mustGet(t *testing.T, s cache.Store, key string) ([]byte, bool) {
+// mustLookup calls Lookup and fails the test on an error.
+func mustLookup(t *testing.T, s cache.Store, genKey, key string, ttl time.Duration) (gen int64, val []byte, ok bool) {
 	t.Helper()
-	val, ok, err := s.Get(context.Background(), key)
+	gen, val, ok, err := s.Lookup(context.Background(), genKey, key, ttl)
 	if err != nil {
-		t.Fatalf("Get(%q) = %v", key, err)
+		t.Fatalf("Lookup(%q, %q) = %v", genKey, key, err)
 	}
-	return val, ok
+	return gen, val, ok
 }
 
-func mustSet(t *testing.T, s cache.Store, key string, val []byte, ttl time.Duration) {
+// mustFill calls Fill and fails the test on an error.
+func mustFill(t *testing.T, s cache.Store, genKey string, gen int64, key string, val []byte, ttl time.Duration) bool {
 	t.Helper()
-	if err := s.Set(context.Background(), key, val, ttl); err != nil {
-		t.Fatalf("Set(%q) = %v", key, err)
-	}
-}
-
-func mustGeneration(t *testing.T, s cache.Store, key string) int64 {
-	t.Helper()
-	n, err := s.Generation(context.Background(), key)
+	stored, err := s.Fill(context.Background(), genKey, gen, key, val, ttl)
 	if err != nil {
-		t.Fatalf("Generation(%q) = %v", key, err)
+		t.Fatalf("Fill(%q, %d, %q) = %v", genKey, gen, key, err)
 	}
-	return n
+	return stored
 }
 
-func mustBump(t *testing.T, s cache.Store, key string, ttl time.Duration) int64 {
+// mustBump calls Bump and fails the test on an error.
+func mustBump(t *testing.T, s cache.Store, genKey string, ttl time.Duration) int64 {
 	t.Helper()
-	n, err := s.Bump(context.Background(), key, ttl)
+	gen, err := s.Bump(context.Background(), genKey, ttl)
 	if err != nil {
-		t.Fatalf("Bump(%q) = %v", key, err)
+		t.Fatalf("Bump(%q) = %v", genKey, err)
 	}
-	return n
+	return gen
 }
 
-// testStore runs the Store contract against the stores that newStore returns, a fresh one for
+// The store's values are opaque to it; the service seals the generation an entry was filled
+// under into the value, and serves the entry only when that is the generation Lookup returned.
+// The generation tests store values the same way, as the generation in decimal, so that they can
+// check that rule with genValue and matches.
+
+// genValue is the value filled under gen.
+func genValue(gen int64) []byte { return strconv.AppendInt(nil, gen, 10) }
+
+// matches reports whether a Lookup that returned gen, val and ok finds an entry that the service
+// would serve: one filled under gen.
+func matches(gen int64, val []byte, ok bool) bool { return ok && bytes.Equal(val, genValue(gen)) }
+
+// fillGen fills key with genValue(gen) under gen, and reports whether it was stored.
+func fillGen(t *testing.T, s cache.Store, genKey string, gen int64, key string, ttl time.Duration) bool {
+	t.Helper()
+	return mustFill(t, s, genKey, gen, key, genValue(gen), ttl)
+}
+
+// checkFresh fails the test unless gen, the value a counter took after it was found missing,
+// is a fresh one: positive, within the range of FreshGeneration, not 1 (which a counter that
+// restarts from zero would hold) and none of the values the counter held before.
+func checkFresh(t *testing.T, what string, gen int64, held ...int64) {
+	t.Helper()
+	if gen <= 1 || gen > 1<<52 || slices.Contains(held, gen) {
+		t.Errorf("%s = %d; want a fresh generation in (1, 2^52], none of %v", what, gen, held)
+	}
+}
+
+// testStore runs the Store contract against the stores that newEnv returns, a fresh one for
 // each subtest. The subtests run in parallel, each with keys of its own, since several wait for
 // expiry.
-func testStore(t *testing.T, newStore func(t *testing.T) cache.Store) {
-	t.Run("Lookup", func(t *testing.T) {
+func testStore(t *testing.T, newEnv func(t *testing.T) storeEnv) {
+	t.Run("LookupCreatesCounter", func(t *testing.T) {
 		t.Parallel()
-		s, c, k := newStore(t), key(t, "gen"), key(t, "k")
-		if gen, val, ok, err := s.Lookup(context.Background(), c, k); err != nil || gen != 0 || ok || val != nil {
-			t.Fatalf("Lookup on nothing = %d, %q, %v, %v; want 0, nil, miss", gen, val, ok, err)
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, val, ok := mustLookup(t, s, c, k, long)
+		if ok || val != nil {
+			t.Errorf("Lookup(%q) of a new counter = %q, %v; want nil, a miss", k, val, ok)
 		}
-		mustBump(t, s, c, time.Minute)
-		mustBump(t, s, c, time.Minute)
-		mustSet(t, s, k, []byte("v\x00\xff"), time.Minute)
-		if gen, val, ok, err := s.Lookup(context.Background(), c, k); err != nil || gen != 2 || !ok || string(val) != "v\x00\xff" {
-			t.Fatalf("Lookup = %d, %q, %v, %v; want 2, the value, hit", gen, val, ok, err)
+		checkFresh(t, fmt.Sprintf("Lookup(%q) of a new counter", c), gen)
+		// The counter now exists: a second Lookup reads it.
+		if again, val, ok := mustLookup(t, s, c, k, long); again != gen || ok {
+			t.Errorf("second Lookup(%q) = %d, %q, %v; want %d, a miss", c, again, val, ok, gen)
+		}
+		// Another credential's counter starts at a value of its own.
+		other, _, _ := mustLookup(t, s, key(t, "other:gen"), key(t, "other:e:k"), long)
+		checkFresh(t, "Lookup of another new counter", other, gen)
+	})
+
+	t.Run("FillThenHit", func(t *testing.T) {
+		t.Parallel()
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, long)
+		if !fillGen(t, s, c, gen, k, long) {
+			t.Fatalf("Fill(%q, %d) under the current generation = not stored; want stored", k, gen)
+		}
+		if got, val, ok := mustLookup(t, s, c, k, long); got != gen || !matches(gen, val, ok) {
+			t.Errorf("Lookup(%q) = %d, %q, %v; want %d, %q, a hit", k, got, val, ok, gen, genValue(gen))
 		}
 	})
 
-	t.Run("MissThenHit", func(t *testing.T) {
+	t.Run("BumpInvalidates", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "k")
-		if val, ok := mustGet(t, s, k); ok {
-			t.Fatalf("Get(%q) before Set = %q, hit; want a miss", k, val)
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, long)
+		fillGen(t, s, c, gen, k, long)
+		if got := mustBump(t, s, c, long); got != gen+1 {
+			t.Fatalf("Bump(%q) = %d; want %d", c, got, gen+1)
 		}
-		mustSet(t, s, k, []byte("v1"), time.Minute)
-		if val, ok := mustGet(t, s, k); !ok || string(val) != "v1" {
-			t.Fatalf("Get(%q) = %q, %v; want v1, hit", k, val, ok)
+		// The entry is still stored, but it was filled under the generation before.
+		got, val, ok := mustLookup(t, s, c, k, long)
+		if got != gen+1 || matches(got, val, ok) {
+			t.Errorf("Lookup(%q) after Bump = %d, %q, %v; want %d and no entry filled under it", k, got, val, ok, gen+1)
+		}
+		if !fillGen(t, s, c, gen+1, k, long) {
+			t.Fatalf("Fill(%q, %d) under the bumped generation = not stored; want stored", k, gen+1)
+		}
+		if got, val, ok := mustLookup(t, s, c, k, long); !matches(got, val, ok) {
+			t.Errorf("Lookup(%q) after the new Fill = %d, %q, %v; want %d, %q, a hit", k, got, val, ok, gen+1, genValue(gen+1))
 		}
 	})
 
-	t.Run("Overwrite", func(t *testing.T) {
+	t.Run("StaleFillRefused", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "k")
-		mustSet(t, s, k, []byte("old value"), time.Minute)
-		mustSet(t, s, k, []byte("new"), time.Minute)
-		if val, ok := mustGet(t, s, k); !ok || string(val) != "new" {
-			t.Fatalf("Get(%q) = %q, %v; want new, hit", k, val, ok)
-		}
-	})
-
-	t.Run("KeysAreIndependent", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		mustSet(t, s, key(t, "a"), []byte("A"), time.Minute)
-		mustSet(t, s, key(t, "b"), []byte("B"), time.Minute)
-		for k, want := range map[string]string{"a": "A", "b": "B"} {
-			if val, ok := mustGet(t, s, key(t, k)); !ok || string(val) != want {
-				t.Errorf("Get(%q) = %q, %v; want %s, hit", key(t, k), val, ok, want)
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, long)
+		mustBump(t, s, c, long)
+		cur := gen + 1
+		fillGen(t, s, c, cur, k, long)
+		// An answer read under gen, before the Bump, arrives late; and one under a generation
+		// the counter never held.
+		for _, stale := range []int64{gen, cur + 1, 0} {
+			if mustFill(t, s, c, stale, k, []byte("stale"), long) {
+				t.Errorf("Fill(%q, %d) while the counter holds %d = stored; want refused", k, stale, cur)
 			}
 		}
-	})
-
-	t.Run("BinaryValues", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		all := make([]byte, 256)
-		for i := range all {
-			all[i] = byte(i)
-		}
-		big := bytes.Repeat([]byte("\x00\r\n$*-+:\xff"), 32<<10) // 288 KiB of RESP's own bytes
-		for name, val := range map[string][]byte{"empty": {}, "all-bytes": all, "big": big} {
-			k := key(t, name)
-			mustSet(t, s, k, val, time.Minute)
-			if got, ok := mustGet(t, s, k); !ok || !bytes.Equal(got, val) {
-				t.Errorf("Get(%q) = %d bytes, %v; want the %d bytes set, hit", k, len(got), ok, len(val))
-			}
+		if got, val, ok := mustLookup(t, s, c, k, long); got != cur || !matches(got, val, ok) {
+			t.Errorf("Lookup(%q) after refused Fills = %d, %q, %v; want %d, %q, a hit: the entry untouched", k, got, val, ok, cur, genValue(cur))
 		}
 	})
 
-	t.Run("TTLExpiry", func(t *testing.T) {
+	t.Run("FillWithoutCounterRefused", func(t *testing.T) {
 		t.Parallel()
-		s, short, long := newStore(t), key(t, "short"), key(t, "long")
-		mustSet(t, s, long, []byte("stays"), time.Hour)
-		mustSet(t, s, short, []byte("goes"), 100*time.Millisecond)
-		eventually(t, "entry with a 100ms ttl expired", func() bool {
-			_, ok := mustGet(t, s, short)
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		if mustFill(t, s, c, 12345, k, genValue(12345), long) {
+			t.Errorf("Fill(%q) under a counter that does not exist = stored; want refused", k)
+		}
+		// The Lookup creates the counter, and reports a miss in any case; the one after would
+		// find the entry if the Fill had stored it.
+		mustLookup(t, s, c, k, long)
+		if gen, val, ok := mustLookup(t, s, c, k, long); ok {
+			t.Errorf("Lookup(%q) = %d, %q, %v after a refused Fill; want a miss", k, gen, val, ok)
+		}
+	})
+
+	t.Run("BumpOfMissingCounterIsFresh", func(t *testing.T) {
+		t.Parallel()
+		s, c := newEnv(t), key(t, "gen")
+		gen := mustBump(t, s, c, long)
+		checkFresh(t, fmt.Sprintf("Bump(%q) of a missing counter", c), gen)
+		if got, _, _ := mustLookup(t, s, c, key(t, "e:k"), long); got != gen {
+			t.Errorf("Lookup(%q) after Bump = %d; want %d", c, got, gen)
+		}
+		if got := mustBump(t, s, c, long); got != gen+1 {
+			t.Errorf("second Bump(%q) = %d; want %d", c, got, gen+1)
+		}
+	})
+
+	t.Run("FillExtendsCounterTTL", func(t *testing.T) {
+		t.Parallel()
+		// The short ttl leaves a busy machine time for the Fill before the counter expires.
+		const short = 300 * time.Millisecond
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, short)
+		if !fillGen(t, s, c, gen, k, long) {
+			t.Fatalf("Fill(%q, %d) = not stored; want stored", k, gen)
+		}
+		s.pass(t, short)
+		// The counter outlives the entry's ttl, else the entry would be lost with it.
+		if got, val, ok := mustLookup(t, s, c, k, short); got != gen || !matches(got, val, ok) {
+			t.Errorf("Lookup(%q) past the counter's first ttl = %d, %q, %v; want %d, %q, a hit", k, got, val, ok, gen, genValue(gen))
+		}
+	})
+
+	t.Run("BumpExtendsCounterTTL", func(t *testing.T) {
+		t.Parallel()
+		const short = 300 * time.Millisecond
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, short)
+		if got := mustBump(t, s, c, long); got != gen+1 {
+			t.Fatalf("Bump(%q) = %d; want %d", c, got, gen+1)
+		}
+		s.pass(t, short)
+		if got, _, _ := mustLookup(t, s, c, k, short); got != gen+1 {
+			t.Errorf("Lookup(%q) past the counter's first ttl = %d; want %d", c, got, gen+1)
+		}
+	})
+
+	t.Run("TTLNeverShortened", func(t *testing.T) {
+		t.Parallel()
+		const short = 50 * time.Millisecond
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, long)
+		// Each of these would end the counter after short if it set the ttl instead of extending
+		// it: the counter must outlive the entries filled under it.
+		fillGen(t, s, c, gen, k, short)
+		mustBump(t, s, c, short)
+		s.pass(t, short)
+		if got, _, _ := mustLookup(t, s, c, k, long); got != gen+1 {
+			t.Errorf("Lookup(%q) past the short ttls = %d; want %d", c, got, gen+1)
+		}
+	})
+
+	t.Run("CounterExpires", func(t *testing.T) {
+		t.Parallel()
+		const short = 100 * time.Millisecond
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, short)
+		fillGen(t, s, c, gen, k, short)
+		// Not checked against gen+1: on a busy machine the counter may already have expired,
+		// and what matters is that no value it held comes back.
+		bumped := mustBump(t, s, c, short)
+		s.pass(t, short)
+		got, val, ok := mustLookup(t, s, c, k, short)
+		checkFresh(t, fmt.Sprintf("Lookup(%q) after it expired", c), got, gen, bumped)
+		if ok {
+			t.Errorf("Lookup(%q) after its counter expired = %q, hit; want a miss", k, val)
+		}
+	})
+
+	t.Run("EntryExpires", func(t *testing.T) {
+		t.Parallel()
+		s, c := newEnv(t), key(t, "gen")
+		short, stays := key(t, "e:short"), key(t, "e:long")
+		gen, _, _ := mustLookup(t, s, c, stays, long)
+		fillGen(t, s, c, gen, stays, long)
+		fillGen(t, s, c, gen, short, 100*time.Millisecond)
+		s.eventually(t, "entry with a 100ms ttl expired", func() bool {
+			_, _, ok := mustLookup(t, s, c, short, long)
 			return !ok
 		})
-		if val, ok := mustGet(t, s, long); !ok || string(val) != "stays" {
-			t.Errorf("Get(%q) = %q, %v; want stays, hit", long, val, ok)
+		if got, val, ok := mustLookup(t, s, c, stays, long); got != gen || !matches(got, val, ok) {
+			t.Errorf("Lookup(%q) = %d, %q, %v; want %d, %q, a hit", stays, got, val, ok, gen, genValue(gen))
 		}
 	})
 
 	t.Run("NonPositiveTTLRefused", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "k")
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		ctx := context.Background()
+		gen, _, _ := mustLookup(t, s, c, k, long)
 		for _, ttl := range []time.Duration{0, -time.Second} {
-			if err := s.Set(context.Background(), k, []byte("v"), ttl); err == nil {
-				t.Errorf("Set(%q, ttl %v) = nil; want an error", k, ttl)
+			if got, val, ok, err := s.Lookup(ctx, c, k, ttl); err == nil {
+				t.Errorf("Lookup(%q, ttl %v) = %d, %q, %v, nil; want an error", k, ttl, got, val, ok)
 			}
-			if n, err := s.Bump(context.Background(), k, ttl); err == nil {
-				t.Errorf("Bump(%q, ttl %v) = %d, nil; want an error", k, ttl, n)
+			if stored, err := s.Fill(ctx, c, gen, k, genValue(gen), ttl); err == nil {
+				t.Errorf("Fill(%q, ttl %v) = %v, nil; want an error", k, ttl, stored)
 			}
-		}
-		if val, ok := mustGet(t, s, k); ok {
-			t.Errorf("Get(%q) = %q after refused Sets; want a miss", k, val)
-		}
-	})
-
-	t.Run("GenerationOfMissingKeyIsZero", func(t *testing.T) {
-		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
-		if n := mustGeneration(t, s, k); n != 0 {
-			t.Fatalf("Generation(%q) = %d; want 0", k, n)
-		}
-	})
-
-	t.Run("BumpIncrements", func(t *testing.T) {
-		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
-		for want := int64(1); want <= 3; want++ {
-			if n := mustBump(t, s, k, time.Minute); n != want {
-				t.Fatalf("Bump(%q) = %d; want %d", k, n, want)
-			}
-			if n := mustGeneration(t, s, k); n != want {
-				t.Fatalf("Generation(%q) = %d after Bump; want %d", k, n, want)
+			if got, err := s.Bump(ctx, c, ttl); err == nil {
+				t.Errorf("Bump(%q, ttl %v) = %d, nil; want an error", c, ttl, got)
 			}
 		}
-		if n := mustGeneration(t, s, key(t, "other")); n != 0 {
-			t.Errorf("Generation of another key = %d; want 0", n)
+		if got, val, ok := mustLookup(t, s, c, k, long); got != gen || ok {
+			t.Errorf("Lookup(%q) after refused calls = %d, %q, %v; want %d, a miss", k, got, val, ok, gen)
 		}
 	})
 
-	t.Run("BumpRefreshesTTL", func(t *testing.T) {
+	t.Run("Overwrite", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
-		mustBump(t, s, k, 500*time.Millisecond)
-		if n := mustBump(t, s, k, time.Hour); n != 2 {
-			t.Fatalf("second Bump(%q) = %d; want 2", k, n)
-		}
-		time.Sleep(time.Second) // past the first ttl, which the second bump replaced
-		if n := mustGeneration(t, s, k); n != 2 {
-			t.Fatalf("Generation(%q) = %d a second after a Bump with ttl 1h; want 2", k, n)
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		gen, _, _ := mustLookup(t, s, c, k, long)
+		mustFill(t, s, c, gen, k, []byte("an old value, longer than the new"), long)
+		mustFill(t, s, c, gen, k, []byte("new"), long)
+		if _, val, ok := mustLookup(t, s, c, k, long); !ok || string(val) != "new" {
+			t.Errorf("Lookup(%q) = %q, %v; want new, a hit", k, val, ok)
 		}
 	})
 
-	t.Run("CounterExpiresByLatestTTL", func(t *testing.T) {
+	t.Run("CredentialsAreIndependent", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
-		mustBump(t, s, k, time.Hour)
-		mustBump(t, s, k, 100*time.Millisecond) // each bump sets the ttl, also a shorter one
-		eventually(t, "counter with a 100ms ttl expired", func() bool { return mustGeneration(t, s, k) == 0 })
-		if n := mustBump(t, s, k, time.Minute); n != 1 {
-			t.Fatalf("Bump(%q) after expiry = %d; want 1 (a fresh counter)", k, n)
+		s := newEnv(t)
+		ca, ka, cb, kb := key(t, "a:gen"), key(t, "a:e:k"), key(t, "b:gen"), key(t, "b:e:k")
+		genA, _, _ := mustLookup(t, s, ca, ka, long)
+		genB, _, _ := mustLookup(t, s, cb, kb, long)
+		fillGen(t, s, ca, genA, ka, long)
+		fillGen(t, s, cb, genB, kb, long)
+		mustBump(t, s, ca, long)
+		if got, val, ok := mustLookup(t, s, cb, kb, long); got != genB || !matches(got, val, ok) {
+			t.Errorf("Lookup(%q) after a Bump of %q = %d, %q, %v; want %d, %q, a hit", kb, ca, got, val, ok, genB, genValue(genB))
+		}
+		if got, val, ok := mustLookup(t, s, ca, ka, long); got != genA+1 || matches(got, val, ok) {
+			t.Errorf("Lookup(%q) after its Bump = %d, %q, %v; want %d and no entry filled under it", ka, got, val, ok, genA+1)
 		}
 	})
 
-	t.Run("CounterSurvivesEntries", func(t *testing.T) {
+	t.Run("BinaryValues", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
-		mustBump(t, s, k, time.Minute)
-		for i := range 100 {
-			mustSet(t, s, key(t, fmt.Sprint("entry", i)), bytes.Repeat([]byte("x"), 1000), time.Minute)
+		s, c := newEnv(t), key(t, "gen")
+		all := make([]byte, 256)
+		for i := range all {
+			all[i] = byte(i)
 		}
-		if n := mustGeneration(t, s, k); n != 1 {
-			t.Fatalf("Generation(%q) = %d after 100 Sets; want 1", k, n)
+		big := bytes.Repeat([]byte("\x00\r\n$*-+:\xff"), 32<<10) // 288 KiB of RESP's own bytes
+		gen, _, _ := mustLookup(t, s, c, key(t, "e:none"), long)
+		for _, tc := range []struct {
+			name string
+			val  []byte
+		}{
+			{"empty", []byte{}},
+			{"all-bytes", all},
+			{"big", big},
+		} {
+			k := key(t, "e:"+tc.name)
+			if !mustFill(t, s, c, gen, k, tc.val, long) {
+				t.Errorf("Fill(%q) of %d bytes = not stored; want stored", k, len(tc.val))
+				continue
+			}
+			if _, got, ok := mustLookup(t, s, c, k, long); !ok || !bytes.Equal(got, tc.val) {
+				t.Errorf("Lookup(%q) = %d bytes, %v; want the %d bytes filled, a hit", k, len(got), ok, len(tc.val))
+			}
 		}
 	})
 
 	t.Run("ConcurrentBumpsAreAtomic", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "gen")
+		s, c := newEnv(t), key(t, "gen")
+		gen, _, _ := mustLookup(t, s, c, key(t, "e:k"), long)
 		const n = 20
 		got := make([]int64, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
 				var err error
-				if got[i], err = s.Bump(context.Background(), k, time.Minute); err != nil {
-					t.Errorf("Bump(%q) = %v", k, err)
+				if got[i], err = s.Bump(context.Background(), c, long); err != nil {
+					t.Errorf("Bump(%q) = %v", c, err)
 				}
 			})
 		}
 		wg.Wait()
 		slices.Sort(got)
 		for i, v := range got {
-			if v != int64(i+1) {
-				t.Fatalf("%d concurrent Bumps returned %v; want each of 1..%d once", n, got, n)
+			if v != gen+1+int64(i) {
+				t.Fatalf("%d concurrent Bumps of %d returned %v; want each of %d..%d once", n, gen, got, gen+1, gen+n)
 			}
 		}
-		if g := mustGeneration(t, s, k); g != n {
-			t.Fatalf("Generation(%q) = %d after %d Bumps; want %d", k, g, n, n)
+		if g, _, _ := mustLookup(t, s, c, key(t, "e:k"), long); g != gen+n {
+			t.Errorf("Lookup(%q) after %d Bumps = %d; want %d", c, n, g, gen+n)
+		}
+	})
+
+	t.Run("ConcurrentBumpsOfMissingCounter", func(t *testing.T) {
+		t.Parallel()
+		s, c := newEnv(t), key(t, "gen")
+		// One Bump creates the counter; the others must count on from it, not each create it.
+		const n = 20
+		got := make([]int64, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				var err error
+				if got[i], err = s.Bump(context.Background(), c, long); err != nil {
+					t.Errorf("Bump(%q) = %v", c, err)
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(got)
+		for i, v := range got {
+			if v != got[0]+int64(i) {
+				t.Fatalf("%d concurrent Bumps of a missing counter returned %v; want %d consecutive values", n, got, n)
+			}
+		}
+		checkFresh(t, "the first of the concurrent Bumps", got[0])
+	})
+
+	t.Run("ConcurrentLookupsCreateOneCounter", func(t *testing.T) {
+		t.Parallel()
+		s, c, k := newEnv(t), key(t, "gen"), key(t, "e:k")
+		// Many requests of a credential that was never seen race to create its counter: all
+		// must get the one that won, or some would fill entries under a value that is gone.
+		const n = 20
+		got := make([]int64, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				var err error
+				if got[i], _, _, err = s.Lookup(context.Background(), c, k, long); err != nil {
+					t.Errorf("Lookup(%q) = %v", c, err)
+				}
+			})
+		}
+		wg.Wait()
+		if slices.Min(got) != slices.Max(got) {
+			t.Fatalf("%d concurrent Lookups of a missing counter returned %v; want one generation", n, got)
+		}
+		if gen, _, _ := mustLookup(t, s, c, k, long); gen != got[0] {
+			t.Errorf("Lookup(%q) after the race = %d; want %d", c, gen, got[0])
 		}
 	})
 
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
-		s, ok := newStore(t).(interface{ Ping(context.Context) error })
-		if !ok {
-			t.Fatal("the store has no Ping method")
-		}
-		if err := s.Ping(context.Background()); err != nil {
+		if err := newEnv(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping() = %v", err)
 		}
 	})
 
 	t.Run("ContextErrors", func(t *testing.T) {
 		t.Parallel()
-		s, k := newStore(t), key(t, "k")
+		s, c, k, missing := newEnv(t), key(t, "gen"), key(t, "e:k"), key(t, "missing:gen")
+		gen, _, _ := mustLookup(t, s, c, k, long)
 		canceled, cancel := context.WithCancel(context.Background())
 		cancel()
 		expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -327,10 +596,10 @@ func testStore(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				ops := map[string]error{}
-				_, _, ops["Get"] = s.Get(tc.ctx, k)
-				ops["Set"] = s.Set(tc.ctx, k, []byte("v"), time.Minute)
-				_, ops["Generation"] = s.Generation(tc.ctx, k)
-				_, ops["Bump"] = s.Bump(tc.ctx, k, time.Minute)
+				_, _, _, ops["Lookup"] = s.Lookup(tc.ctx, c, k, long)
+				_, _, _, ops["Lookup of a missing counter"] = s.Lookup(tc.ctx, missing, k, long)
+				_, ops["Fill"] = s.Fill(tc.ctx, c, gen, k, genValue(gen), long)
+				_, ops["Bump"] = s.Bump(tc.ctx, c, long)
 				for op, err := range ops {
 					if !errors.Is(err, tc.want) {
 						t.Errorf("%s with a %s context = %v; want an error wrapping %v", op, tc.name, err, tc.want)
@@ -338,9 +607,9 @@ func testStore(t *testing.T, newStore func(t *testing.T) cache.Store) {
 				}
 			})
 		}
-		// The refused calls changed nothing.
-		if val, ok := mustGet(t, s, k); ok {
-			t.Errorf("Get(%q) = %q; want a miss", k, val)
+		// The refused calls changed nothing: no Fill, no Bump.
+		if got, val, ok := mustLookup(t, s, c, k, long); got != gen || ok {
+			t.Errorf("Lookup(%q) after calls with ended contexts = %d, %q, %v; want %d, a miss", k, got, val, ok, gen)
 		}
 	})
 }

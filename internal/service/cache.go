@@ -224,7 +224,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	var (
 		outcome string
 		fill    func(context.Context, *answer)
-		stale   *answer
+		stale   *entry
 	)
 	switch gen, ent, err := r.lookup(ctx, a, id, auth, key); {
 	case errors.Is(err, errOwed):
@@ -235,7 +235,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		r.storeFailed(ctx, "lookup", err)
 		outcome = cacheError
 		flightKey += "|nostore"
-	case ent != nil && !refresh && ent.age < r.TTL:
+	case ent != nil && !refresh && r.age(ent) < r.TTL:
 		r.report(ctx, a, cacheHit)
 		return ent.ans, nil
 	default:
@@ -244,7 +244,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 			outcome = cacheBypass
 			flightKey += "|refresh"
 		} else if ent != nil {
-			stale = ent.ans
+			stale = ent
 		}
 		flightKey += "|" + strconv.FormatInt(gen, 10)
 		fill = r.filler(a, id, auth, key, gen)
@@ -262,10 +262,11 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		outcome = cacheHit
 	}
 	if err != nil {
-		if stale != nil && ctx.Err() == nil && transient(err) {
+		// The shared call may have taken long: the entry must still be within its life now.
+		if stale != nil && ctx.Err() == nil && transient(err) && r.age(stale) < r.life {
 			r.log.DebugContext(ctx, "serving a stale answer for a failing upstream", "action", a.Name, "err", err)
 			r.report(ctx, a, cacheStale)
-			return stale, nil
+			return stale.ans, nil
 		}
 		r.report(ctx, a, outcome)
 		return nil, err
@@ -283,11 +284,15 @@ func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
 	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
 }
 
-// entry is an answer read from the store, with its age.
+// entry is an answer read from the store, with when it was filled.
 type entry struct {
-	ans *answer
-	age time.Duration
+	ans    *answer
+	filled time.Time
 }
+
+// age returns how old e is. A replica whose clock is ahead of this one's may have filled it "in
+// the future": that is age 0.
+func (r *reads) age(e *entry) time.Duration { return max(r.Now().Sub(e.filled), 0) }
 
 // errOwed is lookup's error for a credential whose write the store has not been told of.
 var errOwed = errors.New("cache: invalidation owed")
@@ -296,6 +301,14 @@ var errOwed = errors.New("cache: invalidation owed")
 // that generation and still within its life. An entry of an older generation, too old, or one
 // that does not open (sealed under another credential, or damaged) is a miss.
 func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string) (int64, *entry, error) {
+	// The store may have at most half of the caller's remaining time, so that a slow store
+	// leaves the caller time to be served by the upstream. (The store bounds each call itself
+	// too, to tens of milliseconds.)
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
+		defer cancel()
+	}
 	if r.pending.owed(id, r.Now()) && !r.flush(ctx, id) {
 		return 0, nil, errOwed
 	}
@@ -307,16 +320,15 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 	if !ok || filled != gen {
 		return gen, nil, nil
 	}
-	age := max(r.Now().Sub(at), 0) // a replica whose clock is ahead may have filled it
-	if age >= r.life {
+	ent := &entry{filled: at}
+	if r.age(ent) >= r.life {
 		return gen, nil, nil
 	}
-	ans, err := r.unseal(a, auth, key, b)
-	if err != nil {
+	if ent.ans, err = r.unseal(a, auth, key, b); err != nil {
 		r.warn(ctx, "unreadable cache entry; treated as a miss", "action", a.Name, "err", err)
 		return gen, nil, nil
 	}
-	return gen, &entry{ans: ans, age: age}, nil
+	return gen, ent, nil
 }
 
 // unseal opens and decodes an entry.
@@ -376,9 +388,9 @@ func (r *reads) wrote(ctx context.Context, auth string) {
 	}
 }
 
-// flush makes an owed bump of id, and reports whether it was made.
+// flush makes an owed bump of id, within ctx, and reports whether it was made.
 func (r *reads) flush(ctx context.Context, id string) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 	defer cancel()
 	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
 		r.storeFailed(ctx, "bump", err)

@@ -42,9 +42,10 @@ type Instance struct {
 	// file and --sentinel, the cluster settings.
 	first, extra []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has exited
+	paused bool          // cmd was sent SIGSTOP and not SIGCONT since
 }
 
 // Server starts a redis-server on a free 127.0.0.1 port, without persistence, and stops it when
@@ -70,6 +71,63 @@ func (in *Instance) Kill() { in.signal(syscall.SIGKILL, 0) }
 // Stop shuts the server down (SIGTERM, then SIGKILL after 5s) and waits until it has exited.
 // Stopping a stopped server does nothing.
 func (in *Instance) Stop() { in.signal(syscall.SIGTERM, 5*time.Second) }
+
+// Pause freezes the server with SIGSTOP, as a hung host or a process stalled on its disk would
+// freeze it: it keeps its port and its connections, and the kernel still accepts new ones, but
+// nothing is answered, so clients time out instead of being refused. On Linux, Pause returns once
+// the process is stopped; elsewhere, once the signal is sent. Resume lets the server go on, with
+// its data. Stop, Kill and Restart work on a paused server too, and so does the test's cleanup.
+func (in *Instance) Pause() {
+	in.t.Helper()
+	in.mu.Lock()
+	cmd := in.cmd
+	if cmd != nil {
+		in.paused = true
+	}
+	in.mu.Unlock()
+	if cmd == nil {
+		in.t.Fatalf("redistest: Pause: the server on port %d is not running", in.port)
+	}
+	if err := cmd.Process.Signal(sigStop); err != nil {
+		in.t.Fatalf("redistest: Pause: %v", err)
+	}
+	// The signal is queued at once but acted on when the kernel next looks at the process; wait
+	// for that, so that the caller's next command meets a server that is really stopped.
+	deadline := time.Now().Add(readyTimeout)
+	for !stopped(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			in.t.Fatalf("redistest: Pause: redis-server on port %d not stopped after %v", in.port, readyTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Resume continues a server that Pause froze (SIGCONT) and returns once it answers PING again.
+// Resuming a server that is not paused does nothing.
+func (in *Instance) Resume() {
+	in.t.Helper()
+	in.mu.Lock()
+	cmd, paused := in.cmd, in.paused
+	in.paused = false
+	in.mu.Unlock()
+	if cmd == nil || !paused {
+		return
+	}
+	if err := cmd.Process.Signal(sigCont); err != nil {
+		in.t.Fatalf("redistest: Resume: %v", err)
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		reply, err := Do(in.Addr(), "PING")
+		if err == nil && reply == "PONG" {
+			return
+		}
+		if time.Now().After(deadline) {
+			in.t.Fatalf("redistest: Resume: redis-server on port %d not answering after %v: %q, %v", in.port, readyTimeout, reply, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // Restart starts the server again on the same port with the same directory, stopping it first
 // if it runs. Nothing is persisted, so it comes back empty, like a cache that lost its memory.
@@ -153,11 +211,16 @@ func (in *Instance) start() error {
 // signal sends sig and waits for the exit, escalating to SIGKILL after grace (if > 0).
 func (in *Instance) signal(sig syscall.Signal, grace time.Duration) {
 	in.mu.Lock()
-	cmd, done := in.cmd, in.done
-	in.cmd = nil
+	cmd, done, paused := in.cmd, in.done, in.paused
+	in.cmd, in.paused = nil, false
 	in.mu.Unlock()
 	if cmd == nil {
 		return
+	}
+	if paused {
+		// A stopped process acts on no signal but SIGKILL until it is continued: without this, a
+		// SIGTERM would wait out the whole grace period and end in a SIGKILL.
+		cmd.Process.Signal(sigCont)
 	}
 	cmd.Process.Signal(sig)
 	if grace > 0 {

@@ -1,8 +1,11 @@
 package redistest
 
 import (
+	"bufio"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServerKillRestart(t *testing.T) {
@@ -32,6 +35,90 @@ func TestServerKillRestart(t *testing.T) {
 	if reply, err := Do(in.Addr(), "PING"); err == nil {
 		t.Fatalf("PING after Stop = %q; want an error", reply)
 	}
+}
+
+// pingWithin reports whether the Redis at addr answers PING within d. Unlike Do, whose 2s
+// deadline suits a server expected to answer, it gives a frozen server only d.
+func pingWithin(t *testing.T, addr string, d time.Duration) bool {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(d))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && line == "+PONG\r\n"
+}
+
+func TestServerPauseResume(t *testing.T) {
+	t.Parallel()
+	in := Server(t)
+	if _, err := Do(in.Addr(), "SET", "k", "v"); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	in.Pause()
+	// A paused server still has its port, so the kernel accepts the connection: the PING just
+	// gets no answer, as with a hung host.
+	if pingWithin(t, in.Addr(), 200*time.Millisecond) {
+		t.Fatal("PING after Pause answered; want no answer")
+	}
+	in.Resume()
+	if !pingWithin(t, in.Addr(), 2*time.Second) {
+		t.Fatal("PING after Resume: no answer")
+	}
+	// Unlike Restart, Pause keeps the data.
+	if reply, err := Do(in.Addr(), "GET", "k"); err != nil || reply != "v" {
+		t.Errorf("GET k after Pause and Resume = %q, %v; want v", reply, err)
+	}
+	in.Resume() // resuming a running server does nothing
+}
+
+// TestPausedServerStops checks that each way of ending a server works on a paused one, and
+// quickly: a SIGTERM alone would wait for a SIGCONT that never comes, until Stop's 5s grace ran
+// out.
+func TestPausedServerStops(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		end     func(*Instance)
+		running bool // whether a server listens afterwards
+	}{
+		{"Stop", (*Instance).Stop, false},
+		{"Kill", (*Instance).Kill, false},
+		{"Restart", (*Instance).Restart, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := Server(t)
+			in.Pause()
+			start := time.Now()
+			tc.end(in)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("%s of a paused server took %v; want well under Stop's 5s grace", tc.name, took)
+			}
+			if got := pingWithin(t, in.Addr(), time.Second); got != tc.running {
+				t.Errorf("PING after %s of a paused server answered: %v; want %v", tc.name, got, tc.running)
+			}
+		})
+	}
+	// The test's cleanup stops a server left paused. Cleanups run last registered first, so the
+	// one that checks the time runs after Server's Stop, and the one that starts the clock
+	// before it.
+	t.Run("cleanup", func(t *testing.T) {
+		t.Parallel()
+		var start time.Time
+		t.Cleanup(func() {
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("the cleanup of a paused server took %v; want well under Stop's 5s grace", took)
+			}
+		})
+		Server(t).Pause()
+		t.Cleanup(func() { start = time.Now() })
+	})
 }
 
 func TestCluster(t *testing.T) {
