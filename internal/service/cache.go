@@ -324,7 +324,7 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 	if r.age(ent) >= r.life {
 		return gen, nil, nil
 	}
-	if ent.ans, err = r.unseal(a, auth, key, b); err != nil {
+	if ent.ans, err = r.unseal(a, id, auth, key, b); err != nil {
 		r.warn(ctx, "unreadable cache entry; treated as a miss", "action", a.Name, "err", err)
 		return gen, nil, nil
 	}
@@ -332,8 +332,8 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 }
 
 // unseal opens and decodes an entry.
-func (r *reads) unseal(a *action.Action, auth, key string, b []byte) (*answer, error) {
-	aead, err := r.keys.sealer(auth)
+func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answer, error) {
+	aead, err := r.keys.sealerOf(id, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +354,7 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(c
 			r.log.ErrorContext(ctx, "encoding an answer for the cache", "action", a.Name, "err", err)
 			return
 		}
-		aead, err := r.keys.sealer(auth)
+		aead, err := r.keys.sealerOf(id, auth)
 		if err != nil {
 			r.log.ErrorContext(ctx, "sealing an answer for the cache", "action", a.Name, "err", err)
 			return

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -25,18 +26,51 @@ const (
 	labelSeal = "livechat-gateway cache seal v1\x00" // followed by the credential
 )
 
-// keyring holds the secret and the key of credential ids.
+// keyring holds the secret, the key of credential ids, and the sealers of the credentials seen
+// lately.
 type keyring struct {
 	secret []byte
 	idKey  []byte
+
+	mu      sync.RWMutex
+	sealers map[string]cipher.AEAD // by credential id; at most maxSealers
 }
+
+// maxSealers bounds the sealers kept: deriving one (HKDF, then the AES key schedule) is most of
+// what sealing adds to a small hit, and a replica serves far fewer busy credentials than this.
+const maxSealers = 10_000
 
 func newKeyring(secret []byte) (*keyring, error) {
 	idKey, err := hkdf.Key(sha256.New, secret, nil, labelID, sha256.Size)
 	if err != nil {
 		return nil, fmt.Errorf("service: deriving the cache's id key: %w", err)
 	}
-	return &keyring{secret: secret, idKey: idKey}, nil
+	return &keyring{secret: secret, idKey: idKey, sealers: map[string]cipher.AEAD{}}, nil
+}
+
+// sealerOf returns the sealer of auth, whose id is id, derived once and kept while there is room.
+// An AEAD of the standard library is safe for concurrent use.
+func (k *keyring) sealerOf(id, auth string) (cipher.AEAD, error) {
+	k.mu.RLock()
+	aead, ok := k.sealers[id]
+	k.mu.RUnlock()
+	if ok {
+		return aead, nil
+	}
+	aead, err := k.sealer(auth)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.sealers) >= maxSealers {
+		for old := range k.sealers { // an arbitrary one: any will be derived again if needed
+			delete(k.sealers, old)
+			break
+		}
+	}
+	k.sealers[id] = aead
+	return aead, nil
 }
 
 // id returns the keyed hash of a credential, the one identity of it that cache keys hold.
@@ -46,7 +80,7 @@ func (k *keyring) id(auth string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// sealer returns the AEAD that seals auth's entries. GCM with random 96-bit nonces: a credential
+// sealer derives the AEAD that seals auth's entries. GCM with random 96-bit nonces: a credential
 // fills far fewer than the 2^32 entries after which random nonces would risk repeating.
 func (k *keyring) sealer(auth string) (cipher.AEAD, error) {
 	key, err := hkdf.Key(sha256.New, k.secret, nil, labelSeal+auth, 32)

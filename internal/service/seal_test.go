@@ -415,3 +415,36 @@ func TestKeyringLabels(t *testing.T) {
 		t.Error("ids are not stable per secret and credential, or do not differ across them")
 	}
 }
+
+// TestSealersKept checks that a credential's sealer is derived once and kept, within the bound,
+// and that a kept sealer opens what a freshly derived one sealed.
+func TestSealersKept(t *testing.T) {
+	k, err := newKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const auth = "Bearer dal:owner-a"
+	first, err := k.sealerOf(k.id(auth), auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := k.sealerOf(k.id(auth), auth); again != first {
+		t.Error("sealerOf derived the same credential's sealer twice")
+	}
+	derived, err := k.sealer(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(first, "k", seal(derived, "k", 1, time.Now(), []byte("answer"))); err != nil {
+		t.Errorf("the kept sealer does not open what the derived one sealed: %v", err)
+	}
+	for i := range maxSealers + 10 {
+		auth := fmt.Sprintf("Bearer dal:t%d", i)
+		if _, err := k.sealerOf(k.id(auth), auth); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(k.sealers); n > maxSealers {
+		t.Errorf("%d sealers kept, want at most %d", n, maxSealers)
+	}
+}
