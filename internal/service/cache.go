@@ -247,7 +247,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 			stale = ent
 		}
 		flightKey += "|" + strconv.FormatInt(gen, 10)
-		fill = r.filler(a, id, auth, key, gen)
+		fill = r.filler(a, id, auth, key, gen, r.Now())
 	}
 
 	ans, finished, err := r.flights.Do(ctx, flightKey, fetch, fill)
@@ -347,7 +347,10 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 // filler returns the then of a shared call: it seals the answer and fills the entry under the
 // generation the read started with, after the answer has been handed out. If a write bumped the
 // generation meanwhile, the store refuses it, so a racing read cannot bring stale data back.
-func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer) {
+//
+// The entry is dated when the read began, before the upstream answered: its age is never
+// underestimated, however long the call took.
+func (r *reads) filler(a *action.Action, id, auth, key string, gen int64, began time.Time) func(context.Context, *answer) {
 	return func(ctx context.Context, ans *answer) {
 		plain, err := encodeAnswer(ans)
 		if err != nil {
@@ -359,7 +362,7 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(c
 			r.log.ErrorContext(ctx, "sealing an answer for the cache", "action", a.Name, "err", err)
 			return
 		}
-		b := seal(aead, key, gen, r.Now(), plain)
+		b := seal(aead, key, gen, began, plain)
 		if len(b) > r.MaxValueBytes {
 			return
 		}
