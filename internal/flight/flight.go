@@ -82,6 +82,11 @@ func New[T any](timeout time.Duration, onPanic func(*PanicError)) *Group[T] {
 //
 // fn's result is shared by every waiter: a waiter that modifies it must copy it first.
 func (g *Group[T]) Do(ctx context.Context, key string, fn func(context.Context) (T, error), then func(context.Context, T)) (val T, finished bool, err error) {
+	if err := ctx.Err(); err != nil {
+		// A caller already gone would start a call only for it to be cancelled at once.
+		var zero T
+		return zero, false, err
+	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()

@@ -111,7 +111,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestCacheFailsOpen(t *testing.T) {
 	store := newFaultyStore()
 	up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":0,"name":"Before"}]`)}}
-	r := newRig(t, rigOptions{up: up, store: store})
+	// A cool-down of a second: the ten reads below must all fall within it, however slow the
+	// machine, for the count of store calls to be exact.
+	r := newRig(t, rigOptions{up: up, store: store, cache: func(c *Cache) { c.Breaker.Cooldown = time.Second }})
 	read := func() result {
 		t.Helper()
 		return r.must("dal:x", "list_groups", `{}`)

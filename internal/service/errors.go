@@ -192,6 +192,9 @@ func (s *Service) status(ctx context.Context, a *action.Action, err error, unkno
 		code, msg = codes.Unavailable, "upstream unavailable (it answered without a valid answer)"
 	case errors.Is(err, context.DeadlineExceeded):
 		code, msg = codes.DeadlineExceeded, "deadline exceeded before the upstream answered"
+	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		// Not the caller's doing: the gateway cancelled a shared call as it shut down.
+		code, msg = codes.Unavailable, "the gateway is shutting down"
 	case errors.Is(err, context.Canceled):
 		code, msg = codes.Canceled, "call canceled"
 	case errors.Is(err, upstream.ErrUnavailable):

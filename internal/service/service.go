@@ -56,8 +56,11 @@ type Option func(*Service) error
 func WithCache(c Cache) Option {
 	return func(s *Service) error {
 		r, err := newReads(c, s.log)
+		if err != nil {
+			return err
+		}
 		s.reads = r
-		return err
+		return nil
 	}
 }
 
@@ -72,6 +75,7 @@ func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	s := &Service{up: up, log: log}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
+			s.Close()
 			return nil, err
 		}
 	}

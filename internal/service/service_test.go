@@ -133,7 +133,7 @@ func TestErrorMapping(t *testing.T) {
 		{"4xx without a body", &upstream.Error{Status: 400}, codes.Internal, "internal"},
 		{"unreachable", fmt.Errorf("dial: %w", upstream.ErrUnavailable), codes.Unavailable, "internal"},
 		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "internal"},
-		{"canceled", context.Canceled, codes.Canceled, "internal"},
+		{"canceled, not by the caller", context.Canceled, codes.Unavailable, "internal"},
 		{"anything else", errors.New("secret cause"), codes.Internal, "internal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
