@@ -448,3 +448,42 @@ func TestSealersKept(t *testing.T) {
 		t.Errorf("%d sealers kept, want at most %d", n, maxSealers)
 	}
 }
+
+// FuzzEntry feeds arbitrary bytes, as a damaged or hostile store could hold them, to what a
+// lookup does with an entry: read its header, open it, decode it. None may panic, and nothing
+// but a sealed entry opens.
+func FuzzEntry(f *testing.F) {
+	k, err := newKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	const auth, key = "Bearer dal:owner-a", "lcgw:{x}:e:dal:get_agent:00"
+	aead, err := k.sealer(auth)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := testutil.Action(f, "get_agent")
+	resp := a.NewResponse()
+	if err := jsonUnmarshal(`{"agent":{"id":"x","name":"X"}}`, resp); err != nil {
+		f.Fatal(err)
+	}
+	plain, err := encodeAnswer(&answer{resp: resp, deprecation: "2027-06-30"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seal(aead, key, 7, time.Unix(1, 0), plain))
+	f.Add([]byte{entryVersion})
+	f.Add([]byte{})
+	f.Add(plain)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		entryHeader(b)
+		decodeAnswer(a, b)
+		p, err := open(aead, key, b)
+		if err != nil {
+			return
+		}
+		if _, err := decodeAnswer(a, p); err != nil {
+			t.Errorf("an entry that opens does not decode: %v", err)
+		}
+	})
+}
