@@ -304,6 +304,17 @@ func TestReplicasShareTheCache(t *testing.T) {
 	if got := one.rest(ownerA, "get_agent", body); got.header.Get("X-Cache") != "miss" {
 		t.Fatalf("first read on replica one: X-Cache %q", got.header.Get("X-Cache"))
 	}
+	// Replica one answers before it stores the answer: wait until the entry is in Redis.
+	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if keys, err := c.Keys(context.Background(), "lcgw:*:e:*").Result(); err == nil && len(keys) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica one stored no entry within 10s")
+		}
+	}
 	if got := two.rest(ownerA, "get_agent", body); got.header.Get("X-Cache") != "hit" {
 		t.Errorf("the same read on replica two: X-Cache %q, want hit", got.header.Get("X-Cache"))
 	}
