@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -34,7 +35,9 @@ type BreakerOptions struct {
 // used again, with no restart.
 //
 // A call whose caller cancelled it is neither a failure nor a success: a client that hung up
-// says nothing about Redis. A deadline that passed is a failure, whoever set it: a store that
+// says nothing about Redis. Nor is one that found every pooled connection busy (a burst of
+// reads on a healthy Redis), while the calls that hold those connections count: if Redis hangs,
+// they time out and open the breaker. A deadline that passed is a failure, whoever set it: a store that
 // cannot answer within the time the caller had for it is of no use to that caller, and were
 // deadlines not counted, callers with short ones would keep a hung store's breaker closed and
 // each spend its whole time waiting on it.
@@ -67,8 +70,8 @@ func NewBreaker(s Store, o BreakerOptions) *Breaker {
 // State returns the breaker's state: "closed", "open" or "half-open".
 func (b *Breaker) State() string { return b.cb.State().String() }
 
-// callerGone marks the error of a call whose caller cancelled it, which the breaker does not
-// count.
+// callerGone marks the error of a call that says nothing about the store's health (its caller
+// cancelled it, or it never got a connection), which the breaker does not count.
 type callerGone struct{ err error }
 
 func (e callerGone) Error() string { return e.err.Error() }
@@ -77,7 +80,7 @@ func (e callerGone) Error() string { return e.err.Error() }
 func (b *Breaker) do(ctx context.Context, op func() error) error {
 	_, err := b.cb.Execute(func() (any, error) {
 		err := op()
-		if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		if err != nil && (errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, redis.ErrPoolTimeout)) {
 			return nil, callerGone{err}
 		}
 		return nil, err

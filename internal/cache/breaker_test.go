@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
@@ -29,6 +31,8 @@ type fakeStore struct {
 	// first call, entered with room for every call that may arrive.
 	entered chan struct{}
 	release chan struct{}
+	// err, when not nil, is what a failing call returns instead of errFake.
+	err error
 }
 
 func (f *fakeStore) call(ctx context.Context) error {
@@ -44,6 +48,9 @@ func (f *fakeStore) call(ctx context.Context) error {
 		return fmt.Errorf("fake store: %w", err)
 	}
 	if f.failing.Load() {
+		if f.err != nil {
+			return f.err
+		}
 		return errFake
 	}
 	return nil
@@ -492,5 +499,22 @@ func TestBreakerRedis(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBreakerIgnoresPoolTimeouts checks that a call that waited in vain for a pooled connection
+// is not counted: a burst of reads on a healthy Redis must not turn the cache off.
+func TestBreakerIgnoresPoolTimeouts(t *testing.T) {
+	t.Parallel()
+	f := &fakeStore{err: fmt.Errorf("cache: lookup: %w", redis.ErrPoolTimeout)}
+	f.failing.Store(true)
+	b, _ := newBreaker(f, 2, noCooldown)
+	for range 10 {
+		if err := storeOps[0].call(context.Background(), b); !errors.Is(err, redis.ErrPoolTimeout) {
+			t.Fatalf("call = %v, want the pool timeout", err)
+		}
+	}
+	if got := b.State(); got != "closed" {
+		t.Errorf("State() after 10 pool timeouts = %s; want closed", got)
 	}
 }

@@ -39,6 +39,7 @@ type Group[T any] struct {
 	ctx     context.Context // the lifetime every call derives from
 	stop    context.CancelFunc
 	timeout time.Duration
+	linger  time.Duration
 	onPanic func(*PanicError)
 	wg      sync.WaitGroup
 	running atomic.Int64
@@ -58,12 +59,13 @@ type call[T any] struct {
 	waiters int // callers still waiting; 0 cancels the call unless it has finished
 }
 
-// New returns a Group whose calls each run at most timeout (no bound when timeout ≤ 0).
-// onPanic, when not nil, is told of every panic in a call or its then, with the stack, so that
-// one is logged even when no waiter is left to see it.
-func New[T any](timeout time.Duration, onPanic func(*PanicError)) *Group[T] {
+// New returns a Group whose calls each run at most timeout (no bound when timeout ≤ 0), and whose
+// successful calls stay joinable for linger after their then has ended. onPanic, when not nil,
+// is told of every panic in a call or its then, with the stack, so that one is logged even when
+// no waiter is left to see it.
+func New[T any](timeout, linger time.Duration, onPanic func(*PanicError)) *Group[T] {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Group[T]{ctx: ctx, stop: stop, timeout: timeout, onPanic: onPanic, calls: map[string]*call[T]{}}
+	return &Group[T]{ctx: ctx, stop: stop, timeout: timeout, linger: linger, onPanic: onPanic, calls: map[string]*call[T]{}}
 }
 
 // Do returns the result of fn for key: of a call of fn already running for key, or of a new one,
@@ -73,9 +75,10 @@ func New[T any](timeout time.Duration, onPanic func(*PanicError)) *Group[T] {
 //
 // When fn has succeeded, then (if not nil) runs on the call's goroutine with fn's result and a
 // context of the Group's lifetime, after the waiters have been handed the result: it is for work
-// that must not delay them, such as storing the result. Until then reaches its end, new callers
-// of key are given the same result without a new call. A failed call ends at once: its error is
-// for the callers that waited for it, never for later ones.
+// that must not delay them, such as storing the result. Until then has ended and the Group's
+// linger has passed, new callers of key are given the same result without a new call: a caller
+// that looked for the stored result just before it was stored finds it here. A failed call ends
+// at once: its error is for the callers that waited for it, never for later ones.
 //
 // finished reports that the call had already returned when Do was called, so that its result
 // was there for the taking.
@@ -162,9 +165,17 @@ func (g *Group[T]) start(key string, fn func(context.Context) (T, error), then f
 		g.mu.Unlock()
 		if linger {
 			run(g.ctx, g.onPanic, func(ctx context.Context) (struct{}, error) { then(ctx, val); return struct{}{}, nil })
-			g.mu.Lock()
-			g.forget(key, c)
-			g.mu.Unlock()
+			forget := func() {
+				g.mu.Lock()
+				g.forget(key, c)
+				g.mu.Unlock()
+			}
+			if g.linger > 0 {
+				// A timer, not this goroutine, keeps the result joinable: waiting costs nothing.
+				time.AfterFunc(g.linger, forget)
+			} else {
+				forget()
+			}
 		}
 	})
 	return c

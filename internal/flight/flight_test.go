@@ -26,7 +26,7 @@ var errAborted = errors.New("the test ended")
 // Call noLeaks first.
 func newGroup(t *testing.T, timeout time.Duration, onPanic func(*PanicError)) (*Group[string], <-chan struct{}) {
 	t.Helper()
-	g := New[string](timeout, onPanic)
+	g := New[string](timeout, 0, onPanic)
 	abort := make(chan struct{})
 	t.Cleanup(g.Close)
 	t.Cleanup(func() { close(abort) })
@@ -697,10 +697,36 @@ func TestCloseCancelsAndWaits(t *testing.T) {
 // TestCloseWithoutCalls: Close of an idle group returns, and leaves nothing behind.
 func TestCloseWithoutCalls(t *testing.T) {
 	noLeaks(t)
-	g := New[string](time.Second, nil)
+	g := New[string](time.Second, 0, nil)
 	g.Close()
 	g.Close()
 	if _, _, err := g.Do(context.Background(), "k", func(context.Context) (string, error) { return "", nil }, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestSuccessLingers checks that a successful call stays joinable for the Group's linger after
+// its then has ended, and that a new call starts once the linger has passed.
+func TestSuccessLingers(t *testing.T) {
+	noLeaks(t)
+	g := New[string](0, 500*time.Millisecond, nil)
+	t.Cleanup(g.Close)
+	var calls atomic.Int64
+	fn := func(context.Context) (string, error) { calls.Add(1); return "v", nil }
+	thenDone := make(chan struct{})
+	if v, finished, err := g.Do(context.Background(), "k", fn, func(context.Context, string) { close(thenDone) }); v != "v" || finished || err != nil {
+		t.Fatalf("first Do = %q, %v, %v; want v, not finished, nil", v, finished, err)
+	}
+	<-thenDone
+	// Right after then the linger (half a second) has not passed: the result is handed on.
+	if v, finished, err := g.Do(context.Background(), "k", fn, nil); v != "v" || !finished || err != nil || calls.Load() != 1 {
+		t.Fatalf("Do right after then = %q, %v, %v with %d calls; want v, finished, nil, 1 call", v, finished, err, calls.Load())
+	}
+	poll(t, "a new call after the linger", func() bool {
+		_, finished, _ := g.Do(context.Background(), "k", fn, nil)
+		return !finished
+	})
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2", n)
 	}
 }

@@ -90,6 +90,12 @@ const (
 // without one (a test's) cannot hold a write's answer or a shared call's goroutine for long.
 const storeWriteTimeout = time.Second
 
+// shareAfterFill is how long a shared call's answer stays joinable after it was stored: a read
+// whose lookup ran just before the fill landed, and which reaches the shared calls just after,
+// takes that answer instead of calling the upstream again. It covers a lookup's time (at most
+// the store's 100ms per call) with room to spare. Such an answer is served only while fresh.
+const shareAfterFill = time.Second
+
 // warnEvery bounds how often a sick store is logged: once per this interval, not once a call.
 const warnEvery = 10 * time.Second
 
@@ -167,7 +173,7 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 		}
 	}
 	r.store = cache.NewBreaker(c.Store, c.Breaker)
-	r.flights = flight.New[*answer](c.UpstreamTimeout, func(p *flight.PanicError) {
+	r.flights = flight.New[*answer](c.UpstreamTimeout, shareAfterFill, func(p *flight.PanicError) {
 		log.Error("panic in a shared upstream call", "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
 	})
 	ctx, stop := context.WithCancel(context.Background())
@@ -200,11 +206,12 @@ func entryKey(id, region string, a *action.Action, body []byte) string {
 type answer struct {
 	resp                proto.Message
 	legacy, deprecation string
+	at                  time.Time // when the upstream call that answered began, for shared answers
 }
 
 // clone returns a copy of ans that its caller's stream may marshal on its own.
 func (ans *answer) clone() *answer {
-	return &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation}
+	return &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation, at: ans.at}
 }
 
 // read serves a read through the cache. fetch makes the upstream call.
@@ -247,16 +254,25 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 			stale = ent
 		}
 		flightKey += "|" + strconv.FormatInt(gen, 10)
-		fill = r.filler(a, id, auth, key, gen, r.Now())
+		fill = r.filler(a, id, auth, key, gen)
 	}
 
-	ans, finished, err := r.flights.Do(ctx, flightKey, fetch, fill)
-	if finished && refresh {
-		// A shared call that ended before this read began is no fresh answer, which no-cache
-		// asks for: make a call of its own.
-		ans, _, err = r.flights.Do(ctx, flightKey+"|"+strconv.FormatInt(r.solo.Add(1), 10), fetch, fill)
+	call := func(ctx context.Context) (*answer, error) {
+		began := r.Now()
+		ans, err := fetch(ctx)
+		if err == nil {
+			ans.at = began
+		}
+		return ans, err
 	}
-	if finished && err == nil && outcome == cacheMiss {
+	ans, finished, err := r.flights.Do(ctx, flightKey, call, fill)
+	if finished && (refresh || r.Now().Sub(ans.at) >= r.TTL) {
+		// The answer of a shared call that ended before this read began: as good as a hit
+		// while it is fresh, but no-cache asks for a call of its own, and so does one too old.
+		ans, _, err = r.flights.Do(ctx, flightKey+"|"+strconv.FormatInt(r.solo.Add(1), 10), call, fill)
+		finished = false
+	}
+	if finished && outcome == cacheMiss {
 		// The answer of a shared call that has just ended, which is still being stored: this
 		// read cost nothing upstream, as a hit does.
 		outcome = cacheHit
@@ -348,9 +364,9 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 // generation the read started with, after the answer has been handed out. If a write bumped the
 // generation meanwhile, the store refuses it, so a racing read cannot bring stale data back.
 //
-// The entry is dated when the read began, before the upstream answered: its age is never
+// The entry is dated when the upstream call began, not when it answered: its age is never
 // underestimated, however long the call took.
-func (r *reads) filler(a *action.Action, id, auth, key string, gen int64, began time.Time) func(context.Context, *answer) {
+func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer) {
 	return func(ctx context.Context, ans *answer) {
 		plain, err := encodeAnswer(ans)
 		if err != nil {
@@ -362,7 +378,7 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64, began 
 			r.log.ErrorContext(ctx, "sealing an answer for the cache", "action", a.Name, "err", err)
 			return
 		}
-		b := seal(aead, key, gen, began, plain)
+		b := seal(aead, key, gen, ans.at, plain)
 		if len(b) > r.MaxValueBytes {
 			return
 		}
