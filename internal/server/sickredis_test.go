@@ -126,18 +126,6 @@ func (v *env) srMetrics() string {
 	return string(b)
 }
 
-// cacheErrors returns the sum of gateway_cache_reads_total{outcome="error"} on the gateway's
-// /metrics, for action name, or for every action when name is "": the reads whose lookup failed
-// or was skipped by the open breaker, which the upstream served.
-func (v *env) cacheErrors(name string) int64 {
-	v.t.Helper()
-	labels := []string{"outcome", "error"}
-	if name != "" {
-		labels = append(labels, "action", name)
-	}
-	return srMetric(v.t, v.srMetrics(), "gateway_cache_reads_total", labels...)
-}
-
 // srStoreErrors returns gateway_cache_store_errors_total for op (lookup, fill, bump; "" for all)
 // and reason: "failed" counts the store calls that reached Redis and failed (each cost up to a
 // store timeout), "skipped" those the open breaker refused without calling Redis.
