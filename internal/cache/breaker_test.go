@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -236,7 +237,7 @@ func TestBreakerProbe(t *testing.T) {
 			// Until the cool-down ends calls are skipped; the first after it is the probe.
 			calls := f.calls.Load()
 			var err error
-			eventually(t, "a call reached the store after the cool-down", func() bool {
+			testutil.Eventually(t, "a call reached the store after the cool-down", func() bool {
 				err = storeOps[0].call(ctx, b)
 				if f.calls.Load() == calls && !errors.Is(err, cache.ErrSkipped) {
 					t.Fatalf("Lookup that did not reach the store = %v; want an error wrapping ErrSkipped", err)
@@ -274,7 +275,7 @@ func TestBreakerOneProbeAtATime(t *testing.T) {
 	storeOps[0].call(ctx, b)
 	f.failing.Store(false)
 	f.entered, f.release = make(chan struct{}, 10), make(chan struct{})
-	eventually(t, "breaker half-open", func() bool { return b.State() == "half-open" })
+	testutil.Eventually(t, "breaker half-open", func() bool { return b.State() == "half-open" })
 
 	probe := make(chan error)
 	go func() { probe <- storeOps[0].call(ctx, b) }()
@@ -351,7 +352,7 @@ func TestBreakerIgnoresCallerGone(t *testing.T) {
 		b, _ := newBreaker(f, 1, 20*time.Millisecond)
 		storeOps[0].call(ctx, b)
 		f.failing.Store(false)
-		eventually(t, "breaker half-open", func() bool { return b.State() == "half-open" })
+		testutil.Eventually(t, "breaker half-open", func() bool { return b.State() == "half-open" })
 		// A probe whose caller gave up proves nothing, and must not use up the one probe the
 		// breaker allows.
 		for _, g := range gone {
@@ -435,9 +436,9 @@ func TestBreakerRedis(t *testing.T) {
 			ctx, c, k := context.Background(), key(t, "gen"), key(t, "e:k")
 			// Polled, as every wait on this Redis: a call may miss the defaults' tens of
 			// milliseconds on a busy machine.
-			eventually(t, "the store works", func() bool { return works(t, b) })
+			testutil.Eventually(t, "the store works", func() bool { return works(t, b) })
 			var gen int64
-			eventually(t, "a Fill", func() bool {
+			testutil.Eventually(t, "a Fill", func() bool {
 				var err error
 				if gen, _, _, err = b.Lookup(ctx, c, k, time.Minute); err != nil {
 					return false
@@ -449,7 +450,7 @@ func TestBreakerRedis(t *testing.T) {
 			tc.down(srv)
 			// Each call fails, after at most the store's 100ms timeout, until three in a row have
 			// opened the breaker.
-			eventually(t, "breaker open", func() bool {
+			testutil.Eventually(t, "breaker open", func() bool {
 				if _, _, _, err := b.Lookup(ctx, c, k, time.Minute); err == nil {
 					t.Fatalf("Lookup on a Redis that is %s = success; want an error", tc.name)
 				}
@@ -477,7 +478,7 @@ func TestBreakerRedis(t *testing.T) {
 			}
 
 			tc.up(srv)
-			eventually(t, "the same store works again", func() bool { return works(t, b) })
+			testutil.Eventually(t, "the same store works again", func() bool { return works(t, b) })
 			if got := b.State(); got != "closed" {
 				t.Errorf("State() once Redis works again = %s; want closed", got)
 			}

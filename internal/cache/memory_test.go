@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // The tests here are of what only Memory has: its bounds and its injected clock. Sizes are
@@ -111,7 +112,7 @@ func TestMemoryCounterEvicted(t *testing.T) {
 // its ttl, and the counter for at least the ttls of the entries filled under it.
 func TestMemoryExpiry(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	m := cache.NewMemory(100, 1<<20, cache.WithClock(clock.Now))
 
 	gen, _, _ := mustLookup(t, m, "g", "e", time.Minute) // g until 1m

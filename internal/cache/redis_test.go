@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -43,18 +44,6 @@ func TestNewRedisBadURL(t *testing.T) {
 	_, err := cache.NewRedis("redis://:s3cretPW@h:1/x", cache.RedisOptions{})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("NewRedis(a bad URL) = %v; want an error without the password", err)
-	}
-}
-
-// eventually polls cond until it holds, failing the test after a generous bound, for tests that
-// wait on a real Redis: a restart, an expiry, an eviction.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // the pause between polls
 	}
 }
 
@@ -103,13 +92,13 @@ func TestRedisDownThenBack(t *testing.T) {
 	srv := redistest.Server(t)
 	s := newRedis(t, srv.URL(), cache.RedisOptions{})
 	// Polled: one call may miss the defaults' tens of milliseconds on a busy test machine.
-	eventually(t, "store works with the default options", func() bool { return works(t, s) })
+	testutil.Eventually(t, "store works with the default options", func() bool { return works(t, s) })
 
 	srv.Kill()
 	allOps(t, s)
 
 	srv.Restart()
-	eventually(t, "the same store works again after Redis restarted", func() bool { return works(t, s) })
+	testutil.Eventually(t, "the same store works again after Redis restarted", func() bool { return works(t, s) })
 	if err := s.Ping(context.Background()); err != nil {
 		t.Errorf("Ping after the restart = %v", err)
 	}
@@ -160,7 +149,7 @@ func TestRedisCounterLost(t *testing.T) {
 			name: "expired",
 			ttl:  100 * time.Millisecond,
 			lose: func(t *testing.T, srv *redistest.Instance, genKey string) {
-				eventually(t, "the counter expired", func() bool { return do(t, srv.Addr(), "EXISTS", genKey) == "0" })
+				testutil.Eventually(t, "the counter expired", func() bool { return do(t, srv.Addr(), "EXISTS", genKey) == "0" })
 			},
 			entry: "lost", // it had the counter's ttl
 		},
@@ -218,7 +207,7 @@ func TestRedisCounterLost(t *testing.T) {
 				ok  bool
 				err error
 			)
-			eventually(t, "Lookup succeeds", func() bool {
+			testutil.Eventually(t, "Lookup succeeds", func() bool {
 				got, val, ok, err = s.Lookup(context.Background(), c, k, tc.ttl)
 				return err == nil
 			})

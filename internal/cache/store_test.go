@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -72,7 +73,7 @@ type storeEnv struct {
 // memoryEnv returns a Memory with the default bounds on a fake clock of its own, so that the
 // suite's expiry tests move time instead of waiting for it.
 func memoryEnv(*testing.T) storeEnv {
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	m := cache.NewMemory(cache.DefaultMaxEntries, cache.DefaultMaxBytes, cache.WithClock(clock.Now))
 	return storeEnv{Store: m, tick: func() { clock.Advance(10 * time.Millisecond) }}
 }
@@ -123,31 +124,6 @@ func (e storeEnv) pass(t *testing.T, d time.Duration) {
 		_, _, ok := mustLookup(t, e, w, wk, long)
 		return !ok
 	})
-}
-
-// fakeClock is a clock that moves only when told to, for Memory's WithClock. It is safe for
-// concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-// Now returns the clock's time.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock on by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // lenient are options for tests of what a store does, not of how fast: the defaults' tens of

@@ -3,7 +3,6 @@ package flight
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // These tests synchronise on channels and on the Group's own state, never on sleeps: where a
@@ -55,23 +56,10 @@ func noLeaks(t *testing.T) {
 // hanging.
 const bound = 10 * time.Second
 
-// poll waits until cond holds, failing t after bound.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, bound)
-		}
-		runtime.Gosched()
-		time.Sleep(100 * time.Microsecond)
-	}
-}
-
 // waitWaiters waits until the running call of key has n waiters.
 func waitWaiters[T any](t *testing.T, g *Group[T], key string, n int) {
 	t.Helper()
-	poll(t, "waiters of "+key, func() bool {
+	testutil.Eventually(t, "waiters of "+key, func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		c := g.calls[key]
@@ -82,7 +70,7 @@ func waitWaiters[T any](t *testing.T, g *Group[T], key string, n int) {
 // waitIdle waits until no call of g runs.
 func waitIdle[T any](t *testing.T, g *Group[T]) {
 	t.Helper()
-	poll(t, "no call running", func() bool { return g.Running() == 0 })
+	testutil.Eventually(t, "no call running", func() bool { return g.Running() == 0 })
 }
 
 // recv returns the next value of ch, failing t after bound.
@@ -333,7 +321,7 @@ func TestLastWaiterLeavingCancels(t *testing.T) {
 				t.Fatal("the new call started cancelled")
 			}
 			close(oldRelease) // the old call ends; it must not remove the new one
-			poll(t, "the old call's end", func() bool { return g.Running() == 1 })
+			testutil.Eventually(t, "the old call's end", func() bool { return g.Running() == 1 })
 			joiner := doAsync(context.Background(), g, "k", fresh.fn, nil)
 			waitWaiters(t, g, "k", 2)
 			close(fresh.release)
@@ -722,7 +710,7 @@ func TestSuccessLingers(t *testing.T) {
 	if v, finished, err := g.Do(context.Background(), "k", fn, nil); v != "v" || !finished || err != nil || calls.Load() != 1 {
 		t.Fatalf("Do right after then = %q, %v, %v with %d calls; want v, finished, nil, 1 call", v, finished, err, calls.Load())
 	}
-	poll(t, "a new call after the linger", func() bool {
+	testutil.Eventually(t, "a new call after the linger", func() bool {
 		_, finished, _ := g.Do(context.Background(), "k", fn, nil)
 		return !finished
 	})

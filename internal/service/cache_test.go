@@ -94,16 +94,6 @@ func cachedService(t *testing.T, up Upstream, store Store, reg *metrics.Registry
 	return s, logs
 }
 
-// eventually polls cond until it holds, failing after a generous bound.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 10s", what)
-		}
-	}
-}
-
 // TestCacheFailsOpen checks that a failing store costs no call: reads and writes are served by
 // the upstream, counted, and warned about once, not once a call; once the breaker has opened the
 // store is not called at all; and when the store is back, the write made while it was down is
@@ -144,7 +134,7 @@ func TestCacheFailsOpen(t *testing.T) {
 	}
 
 	store.setFail(nil)
-	eventually(t, "a hit after the store came back", func() bool {
+	testutil.Eventually(t, "a hit after the store came back", func() bool {
 		got := read()
 		if s := got.resp.(interface{ String() string }).String(); !strings.Contains(s, "After") {
 			t.Fatalf("a read after the write answered %s (x-cache %s), from before it", s, got.cache())

@@ -109,22 +109,8 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	r.svc = svc
-
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	svc.Register(srv)
-	go srv.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///rig",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.conn = conn
+	r.conn = serve(t, svc)
 	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		svc.Close()
 		for _, tok := range []string{ownerA, readonlyA, ownerB, "Bearer"} {
 			if logs := r.logs.String(); strings.Contains(logs, tok) {
 				t.Errorf("the service logged a token (%q):\n%s", tok, logs)
@@ -132,6 +118,28 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		}
 	})
 	return r
+}
+
+// serve serves svc over a real gRPC server on an in-memory listener, and returns a connection
+// to it. The connection, the server and svc are closed when the test ends.
+func serve(tb testing.TB, svc *Service) *grpc.ClientConn {
+	tb.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	svc.Register(srv)
+	go srv.Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///service",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		svc.Close()
+	})
+	return conn
 }
 
 // result is one call's outcome through the rig.
@@ -179,7 +187,7 @@ func (r *rig) must(token, name, body string, md ...string) result {
 // fills is in the store before the test goes on.
 func (r *rig) settle() {
 	r.t.Helper()
-	eventually(r.t, "shared calls ended", func() bool { return r.svc.reads.flights.Running() == 0 })
+	testutil.Eventually(r.t, "shared calls ended", func() bool { return r.svc.reads.flights.Running() == 0 })
 }
 
 // calls returns the emulator's count of calls of action name.

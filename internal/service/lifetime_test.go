@@ -222,13 +222,13 @@ func (u *ltHangingUpstream) requests() []ltUpRequest {
 // waitArrived waits until n requests have arrived in all.
 func (u *ltHangingUpstream) waitArrived(t *testing.T, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d upstream requests arrived", n), func() bool { return len(u.requests()) >= n })
+	testutil.Eventually(t, fmt.Sprintf("%d upstream requests arrived", n), func() bool { return len(u.requests()) >= n })
 }
 
 // waitIdle waits until no request is in flight and every one that arrived has ended.
 func (u *ltHangingUpstream) waitIdle(t *testing.T) {
 	t.Helper()
-	eventually(t, "no upstream request in flight", func() bool { return u.inflight.Load() == 0 })
+	testutil.Eventually(t, "no upstream request in flight", func() bool { return u.inflight.Load() == 0 })
 }
 
 // ltLagStats returns the max, median and 99th percentile of lags.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -69,20 +68,6 @@ func ocNewProxy(t *testing.T, write func(w http.ResponseWriter, forward func() i
 	}))
 	t.Cleanup(p.srv.Close)
 	return p
-}
-
-// ocReset hijacks the connection of the call w answers and closes it with SO_LINGER 0: the
-// client sees a reset and no answer.
-func ocReset(t *testing.T, w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		t.Errorf("Hijack: %v", err)
-		return
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
 }
 
 // ocText returns a response's text, for checking what it holds.
@@ -149,7 +134,7 @@ func TestWriteOutcomeUnknown(t *testing.T) {
 		{
 			name: "reset, not applied",
 			write: func(t *testing.T, w http.ResponseWriter, forward func() int) {
-				ocReset(t, w)
+				testutil.ResetConnection(t, w)
 			},
 			code: codes.Unavailable, msg: "upstream unavailable",
 		},
@@ -159,7 +144,7 @@ func TestWriteOutcomeUnknown(t *testing.T) {
 				if got := forward(); got != http.StatusOK {
 					t.Errorf("the emulator answered the forwarded write %d", got)
 				}
-				ocReset(t, w)
+				testutil.ResetConnection(t, w)
 			},
 			code: codes.Unavailable, msg: "upstream unavailable",
 		},
@@ -555,7 +540,7 @@ func TestPanicInSharedCall(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the upstream was never called")
 	}
-	eventually(t, fmt.Sprintf("%d readers waiting for the shared call", n), func() bool { return r.svc.reads.flights.Waiting() == n })
+	testutil.Eventually(t, fmt.Sprintf("%d readers waiting for the shared call", n), func() bool { return r.svc.reads.flights.Waiting() == n })
 	close(up.release)
 	wg.Wait()
 	close(results)

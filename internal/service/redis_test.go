@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -71,7 +72,7 @@ func expireCounters(t *testing.T, srv *redistest.Instance) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "the counters expired", func() bool {
+	testutil.Eventually(t, "the counters expired", func() bool {
 		n, err := c.Exists(context.Background(), keys...).Result()
 		return err == nil && n == 0
 	})

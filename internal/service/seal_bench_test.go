@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/cache"
@@ -76,22 +73,7 @@ func stBenchService(b *testing.B, body string) (*Service, *grpc.ClientConn, *fak
 	if err != nil {
 		b.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	svc.Register(srv)
-	go srv.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bench",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		svc.Close()
-	})
-	return svc, conn, up
+	return svc, serve(b, svc), up
 }
 
 // BenchmarkSealHit measures what sealing costs a hit. A cache without sealing would still

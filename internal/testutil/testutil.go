@@ -4,6 +4,8 @@ package testutil
 import (
 	"bytes"
 	"encoding/json"
+	"net"
+	"net/http"
 	"reflect"
 	"sync"
 	"testing"
@@ -79,4 +81,31 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Eventually polls cond until it holds, failing the test after a generous bound: for waiting on
+// an event that has no channel to wait on, never on the passing of time.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not after 10s", what)
+		}
+	}
+}
+
+// ResetConnection hijacks the connection of the HTTP call that w answers and closes it with
+// SO_LINGER 0, so that the client sees a reset and no answer: what a crash or a broken network
+// does to a request already sent.
+func ResetConnection(tb testing.TB, w http.ResponseWriter) {
+	tb.Helper()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		tb.Errorf("Hijack: %v", err)
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
 }

@@ -8,21 +8,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// ocResetConn hijacks the connection of the call w answers, whose body the fake has already read,
-// and closes it with SO_LINGER 0, so that the client sees a reset and no answer.
-func ocResetConn(t *testing.T, w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		t.Errorf("Hijack: %v", err)
-		return
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
-}
+	"github.com/livechat-gateway/gateway/internal/testutil"
+)
 
 // TestMaybeApplied checks which failed calls are marked ErrMaybeApplied: a write that had a
 // connection and got no answer of the upstream's, and nothing else.
@@ -54,7 +42,7 @@ func TestMaybeApplied(t *testing.T) {
 		{
 			name: "write reset after the body was read",
 			handler: func(t *testing.T, _ *fake) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) { ocResetConn(t, w) }
+				return func(w http.ResponseWriter, r *http.Request) { testutil.ResetConnection(t, w) }
 			},
 			wantIs: []error{ErrUnavailable}, wantNotIs: []error{context.DeadlineExceeded},
 			wantMaybe: true, wantHits: 1,
@@ -63,7 +51,7 @@ func TestMaybeApplied(t *testing.T) {
 			name:     "write refused a dial, then reset",
 			dialFail: 1,
 			handler: func(t *testing.T, _ *fake) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) { ocResetConn(t, w) }
+				return func(w http.ResponseWriter, r *http.Request) { testutil.ResetConnection(t, w) }
 			},
 			wantIs: []error{ErrUnavailable}, wantMaybe: true, wantHits: 1,
 		},
@@ -75,7 +63,7 @@ func TestMaybeApplied(t *testing.T) {
 					w.WriteHeader(200)
 					w.Write([]byte(`{"id":`))
 					w.(http.Flusher).Flush()
-					ocResetConn(t, w)
+					testutil.ResetConnection(t, w)
 				}
 			},
 			wantIs: []error{ErrUnavailable}, wantMaybe: true, wantHits: 1,
@@ -107,7 +95,7 @@ func TestMaybeApplied(t *testing.T) {
 			name: "read reset after the body was read",
 			read: true,
 			handler: func(t *testing.T, _ *fake) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) { ocResetConn(t, w) }
+				return func(w http.ResponseWriter, r *http.Request) { testutil.ResetConnection(t, w) }
 			},
 			wantIs: []error{ErrUnavailable}, wantMaybe: false, wantHits: DefaultMaxAttempts,
 		},
