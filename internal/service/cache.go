@@ -273,8 +273,8 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		finished = false
 	}
 	if finished && outcome == cacheMiss {
-		// The answer of a shared call that has just ended, which is still being stored: this
-		// read cost nothing upstream, as a hit does.
+		// The answer of a shared call that has just ended, being stored or stored a moment ago:
+		// this read cost nothing upstream, as a hit does.
 		outcome = cacheHit
 	}
 	if err != nil {
