@@ -364,11 +364,28 @@ func TestSyncCancelUnderContention(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			key := "k" + strconv.Itoa(i)
-			fnCtx := make(chan context.Context, 1)
+			// fn may start before Do returns, after it, or never (a caller already gone starts
+			// no call): whichever of the two sees the other's mark checks fn's context.
+			var (
+				mu       sync.Mutex
+				returned bool
+				fnCtx    context.Context
+			)
+			check := func(c context.Context) {
+				if c.Err() == nil {
+					notCancelled.Add(1)
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 			defer cancel()
 			_, _, err := g.Do(ctx, key, func(ctx context.Context) (string, error) {
-				fnCtx <- ctx
+				mu.Lock()
+				if returned {
+					check(ctx) // started after Do returned: must have started cancelled
+				} else {
+					fnCtx = ctx
+				}
+				mu.Unlock()
 				wait(ctx.Done(), abort)
 				return "", ctx.Err()
 			}, nil)
@@ -376,11 +393,12 @@ func TestSyncCancelUnderContention(t *testing.T) {
 				t.Errorf("a call that only ends at its cancellation answered")
 				return
 			}
-			// fn may not have started yet when Do returned; when it does, its context must
-			// already be done.
-			if c := <-fnCtx; c.Err() == nil {
-				notCancelled.Add(1)
+			mu.Lock()
+			returned = true
+			if fnCtx != nil {
+				check(fnCtx)
 			}
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
