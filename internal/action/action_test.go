@@ -24,7 +24,7 @@ var documented = []string{
 	"register_webhook", "list_registered_webhooks", "unregister_webhook",
 }
 
-// reads are the cached reads that DESIGN.md lists.
+// reads are the cached reads that README.md and docs/cache.md list.
 var reads = []string{
 	"get_agent", "list_agents", "get_bot", "list_bots", "get_group", "list_groups",
 	"list_registered_properties", "list_license_properties", "list_group_properties",

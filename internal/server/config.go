@@ -11,7 +11,8 @@ import (
 	"github.com/livechat-gateway/gateway/internal/cache"
 )
 
-// Config is the gateway's configuration, from the environment (DESIGN.md, "Configuration").
+// Config is the gateway's configuration, from the environment. README.md's configuration table is
+// its reference, and TestREADMEConfigTable keeps the two equal.
 type Config struct {
 	GRPCAddr    string        // GATEWAY_GRPC_ADDR
 	HTTPAddr    string        // GATEWAY_HTTP_ADDR

@@ -30,7 +30,7 @@ const (
 	errInternal       = "internal"
 )
 
-// codes maps each documented upstream error type to its gRPC code (DESIGN.md, "Errors"). A type
+// codes maps each documented upstream error type to its gRPC code (README.md's error table). A type
 // not here is INTERNAL.
 var typeCodes = map[string]codes.Code{
 	"authentication":      codes.Unauthenticated,
@@ -158,7 +158,7 @@ func outcomeUnknown(err error) bool {
 // writeOutcomeNote ends the message of a write whose outcome is unknown.
 const writeOutcomeNote = "; the write may have been applied: check before retrying it"
 
-// status turns an error of the upstream client into the call's status (DESIGN.md, "Errors").
+// status turns an error of the upstream client into the call's status (README.md's error table).
 // unknown marks a write whose outcome is unknown: its status keeps its code and carries
 // ErrorInfo metadata write_outcome=unknown, and its message says so, so that a client does not
 // blindly send a create again. Internal causes are logged and never returned.

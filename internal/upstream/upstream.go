@@ -1,8 +1,8 @@
 // Package upstream is the gateway's client of the LiveChat Configuration API v3.2: one POST per
 // action call, with the region picked from the token, misdirected calls repaired, reads retried
 // with backoff, and every answer other than 200 turned into an *Error. It is the one place where
-// upstream statuses, transport failures and deadlines become typed errors (DESIGN.md, "Upstream
-// client"), so that the service maps them to gRPC codes with one table.
+// upstream statuses, transport failures and deadlines become typed errors, so that the service
+// maps them to gRPC codes with one table (README.md, "Running the gateway").
 //
 // The caller's Authorization value is a credential: it is sent upstream unchanged and never
 // written to an error or a log.
@@ -35,7 +35,7 @@ const (
 	// DefaultTimeout is UPSTREAM_TIMEOUT's default: long enough for the slowest documented
 	// action, short enough that a hung upstream does not pile up the gateway's calls.
 	DefaultTimeout = 10 * time.Second
-	// DefaultMaxAttempts is how many times a read is sent at most (DESIGN.md: 3).
+	// DefaultMaxAttempts is how many times a read is sent at most.
 	DefaultMaxAttempts = 3
 	// DefaultBaseBackoff is the first retry's delay before jitter.
 	DefaultBaseBackoff = 100 * time.Millisecond
