@@ -39,7 +39,7 @@ func TestComposeFile(t *testing.T) {
 	for k := range env {
 		if _, known := map[string]bool{
 			"GATEWAY_GRPC_ADDR": true, "GATEWAY_HTTP_ADDR": true, "LIVECHAT_API_URL": true, "REDIS_URL": true,
-			"CACHE_TTL": true, "CACHE_STALE_IF_ERROR": true, "UPSTREAM_TIMEOUT": true, "LOG_LEVEL": true, "GATEWAY_SHUTDOWN_TIMEOUT": true,
+			"CACHE_TTL": true, "CACHE_STALE_IF_ERROR": true, "CACHE_STORE_TIMEOUT": true, "UPSTREAM_TIMEOUT": true, "LOG_LEVEL": true, "GATEWAY_SHUTDOWN_TIMEOUT": true,
 		}[k]; !known {
 			t.Errorf("docker-compose.yml sets %s, which the gateway does not read", k)
 		}

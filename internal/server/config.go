@@ -14,11 +14,14 @@ import (
 // Config is the gateway's configuration, from the environment. README.md's configuration table is
 // its reference, and TestREADMEConfigTable keeps the two equal.
 type Config struct {
-	GRPCAddr    string        // GATEWAY_GRPC_ADDR
-	HTTPAddr    string        // GATEWAY_HTTP_ADDR
-	UpstreamURL string        // LIVECHAT_API_URL
-	RedisURL    string        // REDIS_URL; unset: the in-process store
-	CacheTTL    time.Duration // CACHE_TTL
+	GRPCAddr    string // GATEWAY_GRPC_ADDR
+	HTTPAddr    string // GATEWAY_HTTP_ADDR
+	UpstreamURL string // LIVECHAT_API_URL
+	RedisURL    string // REDIS_URL; unset: the in-process store
+	// CacheStoreTimeout (CACHE_STORE_TIMEOUT) bounds one call to Redis, all of it: waiting for a
+	// connection, dialling, writing and reading.
+	CacheStoreTimeout time.Duration
+	CacheTTL          time.Duration // CACHE_TTL
 	// CacheStaleIfError (CACHE_STALE_IF_ERROR) is how long past CACHE_TTL an answer may stand in
 	// for an upstream that fails; 0 turns it off.
 	CacheStaleIfError time.Duration
@@ -38,6 +41,7 @@ func Defaults() Config {
 		UpstreamURL:       "https://api.livechatinc.com",
 		CacheTTL:          2 * time.Minute,
 		CacheStaleIfError: 10 * time.Minute,
+		CacheStoreTimeout: 100 * time.Millisecond,
 		UpstreamTimeout:   10 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		LogLevel:          slog.LevelInfo,
@@ -73,6 +77,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	str("CACHE_KEY_SECRET", &c.CacheKeySecret)
 	dur("CACHE_TTL", &c.CacheTTL)
 	dur("CACHE_STALE_IF_ERROR", &c.CacheStaleIfError)
+	dur("CACHE_STORE_TIMEOUT", &c.CacheStoreTimeout)
 	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
 	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	if v := getenv("LOG_LEVEL"); v != "" {
@@ -111,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("CACHE_STALE_IF_ERROR=%v: want 0 (off) to 24h", c.CacheStaleIfError))
+	}
+	if c.CacheStoreTimeout <= 0 || c.CacheStoreTimeout > 10*time.Second {
+		errs = append(errs, fmt.Errorf("CACHE_STORE_TIMEOUT=%v: want more than 0 and at most 10s", c.CacheStoreTimeout))
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("UPSTREAM_TIMEOUT=%v: want more than 0", c.UpstreamTimeout))

@@ -19,17 +19,17 @@ func TestConfigFromEnv(t *testing.T) {
 	c, err = ConfigFromEnv(env(map[string]string{
 		"GATEWAY_GRPC_ADDR": "127.0.0.1:1", "GATEWAY_HTTP_ADDR": ":2", "LIVECHAT_API_URL": "http://up:8081",
 		"REDIS_URL": "rediss://r:6380/0", "CACHE_TTL": "1h", "UPSTREAM_TIMEOUT": "3s", "LOG_LEVEL": "debug",
-		"GATEWAY_SHUTDOWN_TIMEOUT": "1s", "CACHE_STALE_IF_ERROR": "0s",
+		"GATEWAY_SHUTDOWN_TIMEOUT": "1s", "CACHE_STALE_IF_ERROR": "0s", "CACHE_STORE_TIMEOUT": "250ms",
 	}))
-	if err != nil || c.CacheTTL != time.Hour || c.CacheStaleIfError != 0 || c.UpstreamTimeout != 3*time.Second || c.UpstreamURL != "http://up:8081" || c.LogLevel.String() != "DEBUG" {
+	if err != nil || c.CacheTTL != time.Hour || c.CacheStaleIfError != 0 || c.CacheStoreTimeout != 250*time.Millisecond || c.UpstreamTimeout != 3*time.Second || c.UpstreamURL != "http://up:8081" || c.LogLevel.String() != "DEBUG" {
 		t.Errorf("ConfigFromEnv(good values) = %+v, %v", c, err)
 	}
 	_, err = ConfigFromEnv(env(map[string]string{
 		"GATEWAY_GRPC_ADDR": "nowhere", "GATEWAY_HTTP_ADDR": "also nowhere", "LIVECHAT_API_URL": "api.livechatinc.com",
 		"REDIS_URL": "memcached://x", "CACHE_TTL": "0s", "UPSTREAM_TIMEOUT": "-1s", "LOG_LEVEL": "loud",
-		"GATEWAY_SHUTDOWN_TIMEOUT": "later", "CACHE_STALE_IF_ERROR": "-1s",
+		"GATEWAY_SHUTDOWN_TIMEOUT": "later", "CACHE_STALE_IF_ERROR": "-1s", "CACHE_STORE_TIMEOUT": "0s",
 	}))
-	for _, name := range []string{"GATEWAY_GRPC_ADDR", "GATEWAY_HTTP_ADDR", "LIVECHAT_API_URL", "REDIS_URL", "CACHE_TTL", "UPSTREAM_TIMEOUT", "LOG_LEVEL", "GATEWAY_SHUTDOWN_TIMEOUT", "CACHE_STALE_IF_ERROR"} {
+	for _, name := range []string{"GATEWAY_GRPC_ADDR", "GATEWAY_HTTP_ADDR", "LIVECHAT_API_URL", "REDIS_URL", "CACHE_TTL", "UPSTREAM_TIMEOUT", "LOG_LEVEL", "GATEWAY_SHUTDOWN_TIMEOUT", "CACHE_STALE_IF_ERROR", "CACHE_STORE_TIMEOUT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("ConfigFromEnv with a bad %s: %v, want it named", name, err)
 		}

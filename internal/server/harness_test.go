@@ -75,13 +75,20 @@ func newEnv(t *testing.T, opts ...emulator.Option) *env {
 // in-process store).
 func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
 	t.Helper()
+	return newEmulatorEnv(t, func(c *server.Config) { c.RedisURL = redisURL }, opts...)
+}
+
+// newEmulatorEnv starts an in-process emulator with opts and a gateway in front of it, with its
+// configuration adjusted by mutate.
+func newEmulatorEnv(t *testing.T, mutate func(*server.Config), opts ...emulator.Option) *env {
+	t.Helper()
 	e, err := emulator.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	v := startGateway(t, srv.URL, func(c *server.Config) { c.RedisURL = redisURL })
+	v := startGateway(t, srv.URL, mutate)
 	v.emu = e
 	return v
 }

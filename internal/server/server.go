@@ -64,7 +64,7 @@ func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 	if cfg.RedisURL == "" {
 		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
 	}
-	r, err := cache.NewRedis(cfg.RedisURL, cache.RedisOptions{})
+	r, err := cache.NewRedis(cfg.RedisURL, cache.RedisOptions{Timeout: cfg.CacheStoreTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
