@@ -73,18 +73,6 @@ func waitIdle[T any](t *testing.T, g *Group[T]) {
 	testutil.Eventually(t, "no call running", func() bool { return g.Running() == 0 })
 }
 
-// recv returns the next value of ch, failing t after bound.
-func recv[V any](t *testing.T, what string, ch <-chan V) V {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(bound):
-		t.Fatalf("%s: not after %v", what, bound)
-		panic("unreachable")
-	}
-}
-
 // result is one Do's outcome.
 type result struct {
 	val      string
@@ -141,7 +129,7 @@ func TestConcurrentCallersShareOneCall(t *testing.T) {
 	waitWaiters(t, g, "k", n)
 	close(gt.release)
 	for i, ch := range chs {
-		if r := recv(t, "a waiter's answer", ch); r.val != "v" || r.err != nil || r.finished {
+		if r := testutil.Recv(t, "a waiter's answer", ch); r.val != "v" || r.err != nil || r.finished {
 			t.Errorf("waiter %d got %+v, want v from the running call", i, r)
 		}
 	}
@@ -158,17 +146,17 @@ func TestDistinctKeysRunSeparately(t *testing.T) {
 	ra := doAsync(context.Background(), g, "a", a.fn, nil)
 	rb := doAsync(context.Background(), g, "b", b.fn, nil)
 	// Both run at once: each has started before either is released.
-	recv(t, "a started", a.started)
-	recv(t, "b started", b.started)
+	testutil.Recv(t, "a started", a.started)
+	testutil.Recv(t, "b started", b.started)
 	if n := g.Running(); n != 2 {
 		t.Errorf("Running() = %d with two keys' calls running, want 2", n)
 	}
 	close(b.release)
-	if r := recv(t, "b's answer", rb); r.val != "b" || r.err != nil {
+	if r := testutil.Recv(t, "b's answer", rb); r.val != "b" || r.err != nil {
 		t.Errorf("b got %+v", r)
 	}
 	close(a.release)
-	if r := recv(t, "a's answer", ra); r.val != "a" || r.err != nil {
+	if r := testutil.Recv(t, "a's answer", ra); r.val != "a" || r.err != nil {
 		t.Errorf("a got %+v", r)
 	}
 	if a.calls.Load() != 1 || b.calls.Load() != 1 {
@@ -196,20 +184,20 @@ func TestWaiterLeavesOthersStay(t *testing.T) {
 			g, abort := newGroup(t, 0, nil)
 			gt := newGate("v", abort)
 			stay := doAsync(context.Background(), g, "k", gt.fn, nil)
-			fnCtx := recv(t, "fn started", gt.started)
+			fnCtx := testutil.Recv(t, "fn started", gt.started)
 			waitWaiters(t, g, "k", 1)
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			leave := doAsync(ctx, g, "k", gt.fn, nil)
 			cancel()
-			if r := recv(t, "the leaving waiter", leave); !errors.Is(r.err, tc.want) || r.val != "" || r.finished {
+			if r := testutil.Recv(t, "the leaving waiter", leave); !errors.Is(r.err, tc.want) || r.val != "" || r.finished {
 				t.Errorf("leaving waiter got %+v, want %v", r, tc.want)
 			}
 			if err := fnCtx.Err(); err != nil {
 				t.Fatalf("the call's context ended (%v) while a waiter remained", err)
 			}
 			close(gt.release)
-			if r := recv(t, "the staying waiter", stay); r.val != "v" || r.err != nil {
+			if r := testutil.Recv(t, "the staying waiter", stay); r.val != "v" || r.err != nil {
 				t.Errorf("staying waiter got %+v, want v", r)
 			}
 			if c := gt.calls.Load(); c != 1 {
@@ -229,18 +217,18 @@ func TestCallOutlivesItsFirstCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := doAsync(ctx, g, "k", gt.fn, nil)
-	fnCtx := recv(t, "fn started", gt.started)
+	fnCtx := testutil.Recv(t, "fn started", gt.started)
 	second := doAsync(context.Background(), g, "k", gt.fn, nil)
 	waitWaiters(t, g, "k", 2)
 	cancel()
-	if r := recv(t, "the first caller", first); !errors.Is(r.err, context.Canceled) {
+	if r := testutil.Recv(t, "the first caller", first); !errors.Is(r.err, context.Canceled) {
 		t.Errorf("first caller got %+v, want context.Canceled", r)
 	}
 	if err := fnCtx.Err(); err != nil {
 		t.Fatalf("the call's context ended (%v) when its first caller left", err)
 	}
 	close(gt.release)
-	if r := recv(t, "the second caller", second); r.val != "v" || r.err != nil {
+	if r := testutil.Recv(t, "the second caller", second); r.val != "v" || r.err != nil {
 		t.Errorf("second caller got %+v, want v", r)
 	}
 	if c := gt.calls.Load(); c != 1 {
@@ -316,7 +304,7 @@ func TestLastWaiterLeavingCancels(t *testing.T) {
 			}
 			fresh := newGate("new", abort)
 			got := doAsync(context.Background(), g, "k", fresh.fn, nil)
-			newCtx := recv(t, "the new call started", fresh.started)
+			newCtx := testutil.Recv(t, "the new call started", fresh.started)
 			if newCtx.Err() != nil {
 				t.Fatal("the new call started cancelled")
 			}
@@ -326,7 +314,7 @@ func TestLastWaiterLeavingCancels(t *testing.T) {
 			waitWaiters(t, g, "k", 2)
 			close(fresh.release)
 			for _, ch := range []<-chan result{got, joiner} {
-				if r := recv(t, "the new call's answer", ch); r.val != "new" || r.err != nil || r.finished {
+				if r := testutil.Recv(t, "the new call's answer", ch); r.val != "new" || r.err != nil || r.finished {
 					t.Errorf("a caller of the new call got %+v, want new", r)
 				}
 			}
@@ -429,11 +417,11 @@ func TestSuccessLingersWhileThenRuns(t *testing.T) {
 	close(gt.release)
 	// The waiters are answered while then is held: then does not delay them.
 	for _, ch := range []<-chan result{a, b} {
-		if r := recv(t, "a waiter's answer", ch); r.val != "v" || r.err != nil || r.finished {
+		if r := testutil.Recv(t, "a waiter's answer", ch); r.val != "v" || r.err != nil || r.finished {
 			t.Errorf("waiter got %+v, want v, not finished", r)
 		}
 	}
-	if v := recv(t, "then started", thenStarted); v != "v" {
+	if v := testutil.Recv(t, "then started", thenStarted); v != "v" {
 		t.Errorf("then was given %q, want v", v)
 	}
 	select {
@@ -453,7 +441,7 @@ func TestSuccessLingersWhileThenRuns(t *testing.T) {
 		t.Errorf("Running() = %d while then runs, want 1", n)
 	}
 	close(thenRelease)
-	recv(t, "then's end", thenDone)
+	testutil.Recv(t, "then's end", thenDone)
 	waitIdle(t, g)
 	// Then has ended: the key is free, and a new caller makes a new call.
 	next := newGate("w", abort)
@@ -486,7 +474,7 @@ func TestFailureIsNotHandedOn(t *testing.T) {
 	waitWaiters(t, g, "k", 2)
 	close(release)
 	for _, ch := range []<-chan result{a, b} {
-		if r := recv(t, "a waiter", ch); !errors.Is(r.err, boom) || r.finished {
+		if r := testutil.Recv(t, "a waiter", ch); !errors.Is(r.err, boom) || r.finished {
 			t.Errorf("waiter got %+v, want boom", r)
 		}
 	}
@@ -541,7 +529,7 @@ func TestPanicInFn(t *testing.T) {
 	waitWaiters(t, g, "k", n)
 	close(release)
 	for i, ch := range chs {
-		r := recv(t, "a waiter", ch)
+		r := testutil.Recv(t, "a waiter", ch)
 		var pe *PanicError
 		if !errors.As(r.err, &pe) {
 			t.Fatalf("waiter %d got %+v, want a *PanicError", i, r)
@@ -572,11 +560,11 @@ func TestPanicInThen(t *testing.T) {
 	waitWaiters(t, g, "k", 2)
 	close(gt.release)
 	for _, ch := range []<-chan result{a, b} {
-		if r := recv(t, "a waiter", ch); r.val != "v" || r.err != nil {
+		if r := testutil.Recv(t, "a waiter", ch); r.val != "v" || r.err != nil {
 			t.Errorf("waiter got %+v, want v: a panic in then must not reach the waiters", r)
 		}
 	}
-	pe := recv(t, "onPanic", p.ch)
+	pe := testutil.Recv(t, "onPanic", p.ch)
 	if pe.Value != "then kaboom" || len(pe.Stack) == 0 {
 		t.Errorf("onPanic got value %v, stack %d bytes", pe.Value, len(pe.Stack))
 	}
@@ -610,7 +598,7 @@ func TestGroupTimeoutEndsAHungCall(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Do of a hung call = %v, want context.DeadlineExceeded", err)
 	}
-	if err := recv(t, "fn's end", fnErr); !errors.Is(err, context.DeadlineExceeded) {
+	if err := testutil.Recv(t, "fn's end", fnErr); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("fn's context ended with %v, want context.DeadlineExceeded", err)
 	}
 	waitIdle(t, g)
@@ -634,7 +622,7 @@ func TestCloseCancelsAndWaits(t *testing.T) {
 		return "", ctx.Err()
 	}
 	waiter := doAsync(context.Background(), g, "hung", hung, nil)
-	recv(t, "the hung call's start", hungStarted)
+	testutil.Recv(t, "the hung call's start", hungStarted)
 	waitWaiters(t, g, "hung", 1)
 	// A finished call whose then is in progress.
 	thenStarted := make(chan struct{})
@@ -657,15 +645,15 @@ func TestCloseCancelsAndWaits(t *testing.T) {
 	if v, _, err := g.Do(fillCtx, "fill", func(context.Context) (string, error) { return "v", nil }, then); v != "v" || err != nil {
 		t.Fatalf("Do = %q, %v", v, err)
 	}
-	recv(t, "then's start", thenStarted)
+	testutil.Recv(t, "then's start", thenStarted)
 	if n := g.Running(); n != 2 {
 		t.Fatalf("Running() = %d, want 2", n)
 	}
 
 	closed := make(chan struct{})
 	go func() { g.Close(); close(closed) }()
-	recv(t, "the hung call's cancellation by Close", hungCancelled)
-	recv(t, "then's cancellation by Close", thenCancelled)
+	testutil.Recv(t, "the hung call's cancellation by Close", hungCancelled)
+	testutil.Recv(t, "then's cancellation by Close", thenCancelled)
 	if _, _, err := g.Do(context.Background(), "new", func(context.Context) (string, error) {
 		t.Error("a call started after Close")
 		return "", nil
@@ -678,7 +666,7 @@ func TestCloseCancelsAndWaits(t *testing.T) {
 	default:
 	}
 	close(hungRelease)
-	if r := recv(t, "the hung call's waiter", waiter); !errors.Is(r.err, context.Canceled) {
+	if r := testutil.Recv(t, "the hung call's waiter", waiter); !errors.Is(r.err, context.Canceled) {
 		t.Errorf("the waiter of a call Close cancelled got %+v, want context.Canceled", r)
 	}
 	select {
@@ -687,7 +675,7 @@ func TestCloseCancelsAndWaits(t *testing.T) {
 	default:
 	}
 	close(thenRelease)
-	recv(t, "Close's return", closed)
+	testutil.Recv(t, "Close's return", closed)
 	if !thenEnded.Load() {
 		t.Error("Close returned before then ended")
 	}

@@ -63,18 +63,6 @@ func ltWithin(t *testing.T, what string, f func()) {
 	}
 }
 
-// ltRecv returns the next value of ch, failing t after ltBound.
-func ltRecv[V any](t *testing.T, what string, ch <-chan V) V {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(ltBound):
-		t.Fatalf("%s: not after %v", what, ltBound)
-		panic("unreachable")
-	}
-}
-
 // ltAgentBody is the get_agent request of agent i.
 func ltAgentBody(i int) string { return fmt.Sprintf(`{"id":"agent-%d@example.com"}`, i) }
 
@@ -601,7 +589,7 @@ func TestLifetimeCoalescedCallOwned(t *testing.T) {
 				results <- r.call(ctx, token, "get_agent", body)
 			})
 		}
-		ltRecv(t, "the upstream call", up.entered)
+		testutil.Recv(t, "the upstream call", up.entered)
 		// The short caller joins and leaves. It calls the Service directly, so that when it has
 		// returned its waiter has left the shared call, and the call's context can be checked
 		// at once.
@@ -713,15 +701,15 @@ func TestLifetimeClose(t *testing.T) {
 		defer cancel()
 		hung <- r.call(ctx, "dal:close", "get_agent", `{"id":"hang@example.com"}`)
 	}()
-	if id := ltRecv(t, "the hung upstream call", up.entered); id != "hang@example.com" {
+	if id := testutil.Recv(t, "the hung upstream call", up.entered); id != "hang@example.com" {
 		t.Fatalf("upstream called for %q", id)
 	}
 	// A read that was answered, whose fill is in progress.
 	if res := r.must("dal:close", "get_agent", `{"id":"fill@example.com"}`); !strings.Contains(fmt.Sprint(res.resp), "Agent") {
 		t.Fatalf("get_agent = %v", res.resp)
 	}
-	ltRecv(t, "the answered upstream call", up.entered)
-	ltRecv(t, "the fill", store.entered)
+	testutil.Recv(t, "the answered upstream call", up.entered)
+	testutil.Recv(t, "the fill", store.entered)
 	if n := r.svc.reads.flights.Running(); n != 2 {
 		t.Fatalf("Running() = %d, want 2: the hung call and the filling one", n)
 	}

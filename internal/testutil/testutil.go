@@ -109,3 +109,15 @@ func ResetConnection(tb testing.TB, w http.ResponseWriter) {
 	}
 	conn.Close()
 }
+
+// Recv returns the next value of ch, failing the test if none comes within a generous bound.
+func Recv[V any](tb testing.TB, what string, ch <-chan V) V {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("%s: not after 10s", what)
+		panic("unreachable")
+	}
+}
