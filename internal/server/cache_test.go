@@ -336,14 +336,10 @@ func TestReplicasShareTheCache(t *testing.T) {
 	// Replica one answers before it stores the answer: wait until the entry is in Redis.
 	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if keys, err := c.Keys(context.Background(), "lcgw:*:e:*").Result(); err == nil && len(keys) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("replica one stored no entry within 10s")
-		}
-	}
+	testutil.Eventually(t, "replica one stored its entry", func() bool {
+		keys, err := c.Keys(context.Background(), "lcgw:*:e:*").Result()
+		return err == nil && len(keys) > 0
+	})
 	if got := two.rest(ownerA, "get_agent", body); got.header.Get("X-Cache") != "hit" {
 		t.Errorf("the same read on replica two: X-Cache %q, want hit", got.header.Get("X-Cache"))
 	}
@@ -373,7 +369,7 @@ func TestSharedCallOutlivesItsFirstCaller(t *testing.T) {
 		_, _, err := v.rpc(ctx, ownerA, a, req(t, a, `{"id":0}`))
 		first <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // the first caller's call is under way
+	testutil.Eventually(t, "the first caller's call reached the upstream", func() bool { return v.calls("get_group") == 1 })
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() {

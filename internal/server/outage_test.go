@@ -140,14 +140,11 @@ func srStartGatewayProcess(t *testing.T, upstreamURL, redisURL string) *env {
 	})
 
 	var serving struct{ Msg, GRPC, HTTP string }
-	for deadline := time.Now().Add(10 * time.Second); serving.HTTP == ""; time.Sleep(10 * time.Millisecond) {
+	testutil.Eventually(t, "the gateway's \"gateway serving\" line", func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("the gateway exited before serving (%v):\n%s", waitErr, srTail(logs.String()))
 		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the gateway logged no \"gateway serving\" line within 10s:\n%s", srTail(logs.String()))
 		}
 		for line := range strings.Lines(logs.String()) {
 			var l struct{ Msg, GRPC, HTTP string }
@@ -155,7 +152,8 @@ func srStartGatewayProcess(t *testing.T, upstreamURL, redisURL string) *env {
 				serving = l
 			}
 		}
-	}
+		return serving.HTTP != ""
+	})
 	v := &env{t: t, emuURL: upstreamURL, httpURL: "http://" + serving.HTTP, logs: logs}
 	waitReady(t, v.httpURL)
 	v.conn = dialGRPC(t, serving.GRPC)
@@ -469,12 +467,9 @@ func srRunOutage(t *testing.T, v *env, emuURL string, o srOutage) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for deadline := time.Now().Add(5 * time.Second); srBreakerLogged(v.logs.String(), "closed") == closesBefore; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Errorf("%s: the gateway did not log its store breaker closing", o.name)
-			break
-		}
-	}
+	testutil.Eventually(t, o.name+": the gateway logged its store breaker closing", func() bool {
+		return srBreakerLogged(v.logs.String(), "closed") > closesBefore
+	})
 	// Caching has resumed: the agent's read and, once cached again under the new generation, the
 	// repeated one are hits over REST and gRPC, with no upstream call.
 	warm(sickSame)
