@@ -37,10 +37,10 @@ type BreakerOptions struct {
 // A call whose caller cancelled it is neither a failure nor a success: a client that hung up
 // says nothing about Redis. Nor is one that found every pooled connection busy (a burst of
 // reads on a healthy Redis), while the calls that hold those connections count: if Redis hangs,
-// they time out and open the breaker. A deadline that passed is a failure, whoever set it: a store that
-// cannot answer within the time the caller had for it is of no use to that caller, and were
-// deadlines not counted, callers with short ones would keep a hung store's breaker closed and
-// each spend its whole time waiting on it.
+// they time out and open the breaker. A deadline that passed is a failure, whoever set it: a
+// store that cannot answer within the time the caller had for it is of no use to that caller,
+// and were deadlines not counted, callers with short ones would keep a hung store's breaker
+// closed and each spend its whole time waiting on it.
 type Breaker struct {
 	s  Store
 	cb *gobreaker.CircuitBreaker[any]
@@ -59,7 +59,7 @@ func NewBreaker(s Store, o BreakerOptions) *Breaker {
 		MaxRequests: 1,
 		Timeout:     o.Cooldown,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= o.Failures },
-		IsExcluded:  func(err error) bool { return errors.As(err, new(callerGone)) },
+		IsExcluded:  func(err error) bool { return errors.As(err, new(uncounted)) },
 	}
 	if o.OnStateChange != nil {
 		st.OnStateChange = func(_ string, from, to gobreaker.State) { o.OnStateChange(from.String(), to.String()) }
@@ -70,25 +70,25 @@ func NewBreaker(s Store, o BreakerOptions) *Breaker {
 // State returns the breaker's state: "closed", "open" or "half-open".
 func (b *Breaker) State() string { return b.cb.State().String() }
 
-// callerGone marks the error of a call that says nothing about the store's health (its caller
+// uncounted marks the error of a call that says nothing about the store's health (its caller
 // cancelled it, or it never got a connection), which the breaker does not count.
-type callerGone struct{ err error }
+type uncounted struct{ err error }
 
-func (e callerGone) Error() string { return e.err.Error() }
+func (e uncounted) Error() string { return e.err.Error() }
 
 // do runs op through the breaker.
 func (b *Breaker) do(ctx context.Context, op func() error) error {
 	_, err := b.cb.Execute(func() (any, error) {
 		err := op()
 		if err != nil && (errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, redis.ErrPoolTimeout)) {
-			return nil, callerGone{err}
+			return nil, uncounted{err}
 		}
 		return nil, err
 	})
-	var gone callerGone
+	var u uncounted
 	switch {
-	case errors.As(err, &gone):
-		return gone.err
+	case errors.As(err, &u):
+		return u.err
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		return fmt.Errorf("%w (%v)", ErrSkipped, err)
 	}

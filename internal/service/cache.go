@@ -399,23 +399,29 @@ func (r *reads) wrote(ctx context.Context, auth string) {
 	id := r.keys.id(auth)
 	// The write is done, whatever the caller does now: a caller that cancels must not stop the
 	// invalidation of what it changed.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-	defer cancel()
-	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
-		r.storeFailed(ctx, "bump", err)
+	if !r.bump(context.WithoutCancel(ctx), id) {
 		r.pending.add(id, r.Now(), r.life)
 	}
 }
 
 // flush makes an owed bump of id, within ctx, and reports whether it was made.
 func (r *reads) flush(ctx context.Context, id string) bool {
+	if !r.bump(ctx, id) {
+		return false
+	}
+	r.pending.done(id)
+	return true
+}
+
+// bump bumps id's generation, within ctx and storeWriteTimeout, and reports whether it did; a
+// failure is counted and logged.
+func (r *reads) bump(ctx context.Context, id string) bool {
 	ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 	defer cancel()
 	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
 		r.storeFailed(ctx, "bump", err)
 		return false
 	}
-	r.pending.done(id)
 	return true
 }
 
