@@ -3,7 +3,8 @@
 //	gateway        configured by the environment (GATEWAY_GRPC_ADDR, LIVECHAT_API_URL, ...)
 //	gateway -dev   the same, with an in-process emulator as the upstream: works offline
 //
-// It stops gracefully on SIGINT or SIGTERM.
+// It stops gracefully on SIGINT or SIGTERM: it reports not ready for GATEWAY_DRAIN_DELAY (0 with
+// -dev unless set), then lets in-flight calls finish. A second signal stops it at once.
 package main
 
 import (
@@ -29,6 +30,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts the graceful shutdown; a second one stops the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
@@ -51,6 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var emu *emulator.Emulator
 	if *dev {
+		if getenv("GATEWAY_DRAIN_DELAY") == "" {
+			cfg.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
+		}
 		var stopEmu func()
 		if emu, stopEmu, err = startEmulator(getenv, &cfg); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -14,10 +15,6 @@ import (
 
 	"github.com/livechat-gateway/gateway/internal/service"
 )
-
-// MaxBodyBytes caps a REST request body. The largest documented requests (a bot with webhooks,
-// a batch of properties) are a few kilobytes.
-const MaxBodyBytes = 1 << 20
 
 // errorBody is the upstream's error body, which LiveChat clients parse.
 type errorBody struct {
@@ -30,11 +27,25 @@ type errorDetail struct {
 	Data    map[string]string `json:"data,omitempty"`
 }
 
-// errorHandler writes err in the upstream's shape, {"error":{"type","message"}}, with the HTTP
-// status of grpc-gateway's standard table for its code, and the lifecycle headers the call
-// carried. A malformed body, which grpc-gateway reports as INVALID_ARGUMENT, becomes the
-// upstream's validation error.
-func errorHandler(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+// errorHandler returns the handler that writes err in the upstream's shape,
+// {"error":{"type","message"}}, with the HTTP status of grpc-gateway's standard table for its
+// code, and the lifecycle headers the call carried. A malformed body, which grpc-gateway reports
+// as INVALID_ARGUMENT, becomes the upstream's validation error; a body over the size limit is
+// 413. A call that never reached the gRPC server is reported to o.Refused.
+func errorHandler(o Options) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		c := callOf(ctx)
+		httpStatus := writeStatus(ctx, w, err, c != nil && c.tooLarge.Load())
+		if c != nil && !c.reached.Load() && o.Refused != nil {
+			method, _ := runtime.RPCMethod(ctx)
+			o.Refused(ctx, method, fmt.Errorf("HTTP %d: %w", httpStatus, err), time.Since(c.start))
+		}
+	}
+}
+
+// writeStatus writes the error answer of err, 413 if the body was too large, and returns its
+// HTTP status.
+func writeStatus(ctx context.Context, w http.ResponseWriter, err error, tooLarge bool) int {
 	st := status.Convert(err)
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
 		for _, k := range []string{service.MDLegacy, service.MDDeprecation, service.MDCache} {
@@ -50,7 +61,12 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshale
 	if region := service.ErrorData(st)["region"]; region != "" && detail.Type == "misdirected_request" {
 		detail.Data = map[string]string{"region": region}
 	}
-	writeError(w, runtime.HTTPStatusFromCode(st.Code()), detail)
+	httpStatus := runtime.HTTPStatusFromCode(st.Code())
+	if tooLarge {
+		httpStatus = http.StatusRequestEntityTooLarge
+	}
+	writeError(w, httpStatus, detail)
+	return httpStatus
 }
 
 // routingErrorHandler answers a path or method the API does not have, in the upstream's shape.
@@ -62,7 +78,7 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 	case http.StatusNotFound:
 		writeError(w, httpStatus, errorDetail{Type: "not_found", Message: "no such action: " + r.URL.Path})
 	default:
-		errorHandler(ctx, mux, m, w, r, status.Error(codes.Internal, http.StatusText(httpStatus)))
+		writeStatus(ctx, w, status.Error(codes.Internal, http.StatusText(httpStatus)), false)
 	}
 }
 
@@ -95,19 +111,4 @@ func outgoingHeader(key string) (string, bool) {
 		return textproto.CanonicalMIMEHeaderKey(key), true
 	}
 	return "", false
-}
-
-// LimitBody refuses a request body over MaxBodyBytes before grpc-gateway reads it: at once
-// when Content-Length says so, else when reading passes the limit.
-func LimitBody(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, errorDetail{
-				Type: "validation", Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes),
-			})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		h.ServeHTTP(w, r)
-	})
 }

@@ -89,6 +89,12 @@ var registerFuncs = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn)
 // through an in-memory gRPC connection.
 func newGateway(t *testing.T) (*httptest.Server, *fakeServer) {
 	t.Helper()
+	return newGatewayWith(t, rest.Options{})
+}
+
+// newGatewayWith is newGateway with the options o.
+func newGatewayWith(t *testing.T, o rest.Options) (*httptest.Server, *fakeServer) {
+	t.Helper()
 	fake := &fakeServer{requests: map[string][]proto.Message{}, responses: map[string]proto.Message{}}
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(fake.handle))
@@ -97,19 +103,20 @@ func newGateway(t *testing.T) (*httptest.Server, *fakeServer) {
 
 	conn, err := grpc.NewClient("passthrough:///fake",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(rest.ClientInterceptor()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 
-	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
+	mux := runtime.NewServeMux(rest.ServeMuxOptions(o)...)
 	for _, register := range registerFuncs {
 		if err := register(context.Background(), mux, conn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	gw := httptest.NewServer(mux)
+	gw := httptest.NewServer(rest.Handler(mux, o))
 	t.Cleanup(gw.Close)
 	return gw, fake
 }

@@ -5,10 +5,15 @@ package rest
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/proto"
@@ -17,12 +22,38 @@ import (
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
+// DefaultMaxBodyBytes is the default cap of a REST request body (GATEWAY_MAX_REQUEST_BYTES).
+// The largest documented requests (a bot with webhooks, a batch of properties) are a few
+// kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure the REST surface. The zero value of each field stands for its default.
+type Options struct {
+	// MaxBodyBytes caps a request body; a larger one is refused with 413 and the upstream's
+	// validation body. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int
+	// MaxDepth caps the nesting of a request body's JSON, checked before any decoding that
+	// recurses. Default wire.DefaultMaxDepth.
+	MaxDepth int
+	// Refused, when set, is told of each call that the REST surface refused itself, before it
+	// reached the gRPC server: a body too large, too deep, or not the request's JSON. method is
+	// the RPC's full name. The gRPC server's interceptors see every other call; this is how
+	// these ones are logged and counted too. Calls are tracked only through Handler, and reach
+	// the server through a connection with ClientInterceptor.
+	Refused func(ctx context.Context, method string, err error, elapsed time.Duration)
+}
+
+func (o Options) maxBodyBytes() int { return cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes) }
+func (o Options) maxDepth() int     { return cmp.Or(o.MaxDepth, wire.DefaultMaxDepth) }
+
 // ServeMuxOptions returns the options of a runtime.ServeMux that serves the upstream's JSON, with
 // the upstream's error body and headers.
-func ServeMuxOptions() []runtime.ServeMuxOption {
+func ServeMuxOptions(o Options) []runtime.ServeMuxOption {
+	m := NewMarshaler()
+	m.MaxDepth = o.maxDepth()
 	return []runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, NewMarshaler()),
-		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, m),
+		runtime.WithErrorHandler(errorHandler(o)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -40,16 +71,19 @@ func ServeMuxOptions() []runtime.ServeMuxOption {
 //   - a body must be a single JSON value: JSONPb ignores what follows the first one;
 //   - an empty body is an empty request, as {} is;
 //   - a request with an update_mask field that the client left unset gets one naming the keys of
-//     the body, so that `"notifications": []` reaches the upstream as written (see wire).
+//     the body, so that `"notifications": []` reaches the upstream as written (see wire);
+//   - a body nested deeper than MaxDepth is refused before it is decoded.
 type Marshaler struct {
 	runtime.JSONPb
+	// MaxDepth caps a body's nesting; 0 stands for wire.DefaultMaxDepth.
+	MaxDepth int
 }
 
 var _ runtime.Marshaler = (*Marshaler)(nil)
 
 // NewMarshaler returns the REST surface's marshaler.
 func NewMarshaler() *Marshaler {
-	return &Marshaler{runtime.JSONPb{
+	return &Marshaler{JSONPb: runtime.JSONPb{
 		MarshalOptions:   wire.MarshalOptions(),
 		UnmarshalOptions: wire.StrictUnmarshalOptions(),
 	}}
@@ -83,6 +117,9 @@ func (m *Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
 func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		data, err := io.ReadAll(r)
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return fmt.Errorf("the request body is larger than %d bytes", tooLarge.Limit)
+		}
 		if err != nil {
 			return err
 		}
@@ -96,6 +133,9 @@ func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 // Unmarshal decodes data, which must be exactly one JSON value, into v: a request message, or a
 // pointer to the field that is the whole body (register_properties' map).
 func (m *Marshaler) Unmarshal(data []byte, v any) error {
+	if err := wire.CheckDepth(data, cmp.Or(m.MaxDepth, wire.DefaultMaxDepth)); err != nil {
+		return err
+	}
 	msg, ok := v.(proto.Message)
 	if !ok {
 		if !json.Valid(data) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
@@ -29,6 +30,34 @@ type Config struct {
 	// process draws a random one, and replicas do not share entries.
 	CacheKeySecret  string
 	UpstreamTimeout time.Duration // UPSTREAM_TIMEOUT
+	// UpstreamMaxConns (UPSTREAM_MAX_CONNS) caps the connections to the upstream host.
+	UpstreamMaxConns int
+	// UpstreamMaxWaiting (UPSTREAM_MAX_WAITING) caps the calls that wait for one of those
+	// connections; past it, calls are shed at once.
+	UpstreamMaxWaiting int
+	// UpstreamMaxPerCredential (UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL) caps one credential's
+	// concurrent upstream calls; 0 stands for a quarter of UpstreamMaxConns.
+	UpstreamMaxPerCredential int
+	// UpstreamMaxAnswerBytes (UPSTREAM_MAX_ANSWER_BYTES) is the largest upstream answer served,
+	// over gRPC and REST alike.
+	UpstreamMaxAnswerBytes int
+
+	MaxRequestBytes int // GATEWAY_MAX_REQUEST_BYTES: a REST body or a gRPC request message
+	MaxJSONDepth    int // GATEWAY_MAX_JSON_DEPTH: nesting of a request's JSON
+
+	GRPCMaxHeaderBytes    int           // GATEWAY_GRPC_MAX_HEADER_BYTES: a call's metadata
+	GRPCMaxStreams        int           // GATEWAY_GRPC_MAX_STREAMS: concurrent calls per connection
+	GRPCMaxConnectionIdle time.Duration // GATEWAY_GRPC_MAX_CONNECTION_IDLE
+	GRPCKeepaliveMinTime  time.Duration // GATEWAY_GRPC_KEEPALIVE_MIN_TIME: the shortest ping interval allowed
+	HTTPReadHeaderTimeout time.Duration // GATEWAY_HTTP_READ_HEADER_TIMEOUT
+	HTTPReadTimeout       time.Duration // GATEWAY_HTTP_READ_TIMEOUT
+	HTTPWriteTimeout      time.Duration // GATEWAY_HTTP_WRITE_TIMEOUT
+	HTTPIdleTimeout       time.Duration // GATEWAY_HTTP_IDLE_TIMEOUT
+	HTTPMaxHeaderBytes    int           // GATEWAY_HTTP_MAX_HEADER_BYTES
+
+	// DrainDelay (GATEWAY_DRAIN_DELAY) is how long the gateway reports not ready, still serving,
+	// before its listeners close on shutdown, so that load balancers stop sending it calls.
+	DrainDelay      time.Duration
 	ShutdownTimeout time.Duration // GATEWAY_SHUTDOWN_TIMEOUT: how long in-flight calls may finish
 	LogLevel        slog.Level    // LOG_LEVEL
 }
@@ -43,8 +72,26 @@ func Defaults() Config {
 		CacheStaleIfError: 10 * time.Minute,
 		CacheStoreTimeout: 100 * time.Millisecond,
 		UpstreamTimeout:   10 * time.Second,
-		ShutdownTimeout:   15 * time.Second,
-		LogLevel:          slog.LevelInfo,
+
+		UpstreamMaxConns:       64,
+		UpstreamMaxWaiting:     128,
+		UpstreamMaxAnswerBytes: 8 << 20,
+		MaxRequestBytes:        1 << 20,
+		MaxJSONDepth:           64,
+
+		GRPCMaxHeaderBytes:    16 << 10,
+		GRPCMaxStreams:        100,
+		GRPCMaxConnectionIdle: 5 * time.Minute,
+		GRPCKeepaliveMinTime:  10 * time.Second,
+		HTTPReadHeaderTimeout: 10 * time.Second,
+		HTTPReadTimeout:       30 * time.Second,
+		HTTPWriteTimeout:      60 * time.Second,
+		HTTPIdleTimeout:       90 * time.Second,
+		HTTPMaxHeaderBytes:    32 << 10,
+
+		DrainDelay:      5 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        slog.LevelInfo,
 	}
 }
 
@@ -70,6 +117,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		*dst = d
 	}
+	num := func(name string, dst *int) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not a whole number", name, v))
+			return
+		}
+		*dst = n
+	}
 	str("GATEWAY_GRPC_ADDR", &c.GRPCAddr)
 	str("GATEWAY_HTTP_ADDR", &c.HTTPAddr)
 	str("LIVECHAT_API_URL", &c.UpstreamURL)
@@ -80,6 +139,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	dur("CACHE_STORE_TIMEOUT", &c.CacheStoreTimeout)
 	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
 	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("GATEWAY_DRAIN_DELAY", &c.DrainDelay)
+	num("UPSTREAM_MAX_CONNS", &c.UpstreamMaxConns)
+	num("UPSTREAM_MAX_WAITING", &c.UpstreamMaxWaiting)
+	num("UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL", &c.UpstreamMaxPerCredential)
+	num("UPSTREAM_MAX_ANSWER_BYTES", &c.UpstreamMaxAnswerBytes)
+	num("GATEWAY_MAX_REQUEST_BYTES", &c.MaxRequestBytes)
+	num("GATEWAY_MAX_JSON_DEPTH", &c.MaxJSONDepth)
+	num("GATEWAY_GRPC_MAX_HEADER_BYTES", &c.GRPCMaxHeaderBytes)
+	num("GATEWAY_GRPC_MAX_STREAMS", &c.GRPCMaxStreams)
+	dur("GATEWAY_GRPC_MAX_CONNECTION_IDLE", &c.GRPCMaxConnectionIdle)
+	dur("GATEWAY_GRPC_KEEPALIVE_MIN_TIME", &c.GRPCKeepaliveMinTime)
+	dur("GATEWAY_HTTP_READ_HEADER_TIMEOUT", &c.HTTPReadHeaderTimeout)
+	dur("GATEWAY_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout)
+	dur("GATEWAY_HTTP_WRITE_TIMEOUT", &c.HTTPWriteTimeout)
+	dur("GATEWAY_HTTP_IDLE_TIMEOUT", &c.HTTPIdleTimeout)
+	num("GATEWAY_HTTP_MAX_HEADER_BYTES", &c.HTTPMaxHeaderBytes)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
@@ -89,6 +164,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
+}
+
+// upstreamMaxPerCredential returns UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL, or its default, a
+// quarter of the connections (at least one call).
+func (c Config) upstreamMaxPerCredential() int {
+	if c.UpstreamMaxPerCredential > 0 {
+		return c.UpstreamMaxPerCredential
+	}
+	return max(1, c.UpstreamMaxConns/4)
 }
 
 // Validate reports every bad value of c, each by its variable's name.
@@ -125,6 +209,49 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("GATEWAY_SHUTDOWN_TIMEOUT=%v: want more than 0", c.ShutdownTimeout))
+	}
+	durs := []struct {
+		name     string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"GATEWAY_DRAIN_DELAY", c.DrainDelay, 0, 5 * time.Minute},
+		{"GATEWAY_GRPC_MAX_CONNECTION_IDLE", c.GRPCMaxConnectionIdle, time.Second, 24 * time.Hour},
+		{"GATEWAY_GRPC_KEEPALIVE_MIN_TIME", c.GRPCKeepaliveMinTime, time.Second, time.Hour},
+		{"GATEWAY_HTTP_READ_HEADER_TIMEOUT", c.HTTPReadHeaderTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"GATEWAY_HTTP_READ_TIMEOUT", c.HTTPReadTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"GATEWAY_HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout, 100 * time.Millisecond, time.Hour},
+		{"GATEWAY_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout, 100 * time.Millisecond, time.Hour},
+	}
+	for _, d := range durs {
+		if d.v < d.min || d.v > d.max {
+			errs = append(errs, fmt.Errorf("%s=%v: want %v to %v", d.name, d.v, d.min, d.max))
+		}
+	}
+	if c.HTTPWriteTimeout <= c.UpstreamTimeout {
+		// A REST call may take the whole upstream timeout; a shorter write timeout would cut
+		// its answer off after the work was done.
+		errs = append(errs, fmt.Errorf("GATEWAY_HTTP_WRITE_TIMEOUT=%v: want more than UPSTREAM_TIMEOUT (%v)", c.HTTPWriteTimeout, c.UpstreamTimeout))
+	}
+	nums := []struct {
+		name     string
+		v        int
+		min, max int
+	}{
+		{"UPSTREAM_MAX_CONNS", c.UpstreamMaxConns, 1, 100_000},
+		{"UPSTREAM_MAX_WAITING", c.UpstreamMaxWaiting, 0, 1_000_000},
+		{"UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL", c.UpstreamMaxPerCredential, 0, 1_000_000},
+		{"UPSTREAM_MAX_ANSWER_BYTES", c.UpstreamMaxAnswerBytes, 64 << 10, 256 << 20},
+		{"GATEWAY_MAX_REQUEST_BYTES", c.MaxRequestBytes, 4 << 10, 64 << 20},
+		{"GATEWAY_MAX_JSON_DEPTH", c.MaxJSONDepth, 8, 1000},
+		{"GATEWAY_GRPC_MAX_HEADER_BYTES", c.GRPCMaxHeaderBytes, 1 << 10, 16 << 20},
+		{"GATEWAY_GRPC_MAX_STREAMS", c.GRPCMaxStreams, 1, 100_000},
+		{"GATEWAY_HTTP_MAX_HEADER_BYTES", c.HTTPMaxHeaderBytes, 1 << 10, 16 << 20},
+	}
+	for _, n := range nums {
+		if n.v < n.min || n.v > n.max {
+			errs = append(errs, fmt.Errorf("%s=%d: want %d to %d", n.name, n.v, n.min, n.max))
+		}
 	}
 	return errors.Join(errs...)
 }

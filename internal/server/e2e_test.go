@@ -295,12 +295,12 @@ func TestInvalidRequestsCostNothing(t *testing.T) {
 		}
 	})
 	t.Run("body over 1 MiB", func(t *testing.T) {
-		got := v.rest(ownerA, "get_agent", `{"id":"`+strings.Repeat("x", rest.MaxBodyBytes)+`"}`)
+		got := v.rest(ownerA, "get_agent", `{"id":"`+strings.Repeat("x", rest.DefaultMaxBodyBytes)+`"}`)
 		if got.status != http.StatusRequestEntityTooLarge || !strings.Contains(got.body, "larger than") {
 			t.Errorf("a huge body = %d %.200s, want 413 with a clear message", got.status, got.body)
 		}
 		a := testutil.Action(t, "get_agent")
-		_, _, err := v.rpc(context.Background(), ownerA, a, req(t, a, `{"id":"`+strings.Repeat("x", rest.MaxBodyBytes)+`"}`))
+		_, _, err := v.rpc(context.Background(), ownerA, a, req(t, a, `{"id":"`+strings.Repeat("x", rest.DefaultMaxBodyBytes)+`"}`))
 		if status.Code(err) != codes.ResourceExhausted {
 			t.Errorf("a huge gRPC message = %v, want RESOURCE_EXHAUSTED", err)
 		}

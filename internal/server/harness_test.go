@@ -100,6 +100,7 @@ func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
 	cfg := server.Defaults()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", url
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.DrainDelay = 0
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,30 +17,59 @@ import (
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
-// logCalls logs and counts every call with its method, action, code and latency. It logs nothing
-// of the metadata but the region: the authorization metadata holds the caller's token.
-func logCalls(log *slog.Logger, reg *metrics.Registry) grpc.UnaryServerInterceptor {
-	calls := reg.Counter("gateway_calls_total", "Calls by gRPC method and code, REST included.", "method", "code")
+// callRecorder logs and counts calls: the gRPC server's, REST included, through logCalls, and
+// the REST calls refused before they reached it, through refused.
+type callRecorder struct {
+	log   *slog.Logger
+	calls *metrics.Counter
+}
+
+func newCallRecorder(log *slog.Logger, reg *metrics.Registry) *callRecorder {
+	return &callRecorder{log: log, calls: reg.Counter("gateway_calls_total", "Calls by gRPC method and code, REST included.", "method", "code")}
+}
+
+// record logs one call line with its method, action, code and latency, and counts it. It logs
+// nothing of the metadata but the region: the authorization metadata holds the caller's token.
+// The error's message is the status's own, which never holds a token either.
+func (c *callRecorder) record(ctx context.Context, method string, err error, latency time.Duration, extra ...any) {
+	code := status.Code(err)
+	attrs := []any{"method", method, "code", code.String(), "latency", latency.String()}
+	if a, ok := action.ByMethod(method); ok {
+		attrs = append(attrs, "action", a.Name)
+	} else {
+		method = "unknown" // a label value must come from a bounded set
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if r := md.Get(service.MDRegion); len(r) > 0 {
+			attrs = append(attrs, "region", r[0])
+		}
+	}
+	level := slog.LevelInfo
+	if code == codes.Internal || code == codes.Unknown {
+		level = slog.LevelError
+	}
+	c.log.Log(ctx, level, "call", append(attrs, extra...)...)
+	c.calls.Inc(method, code.String())
+}
+
+// logCalls logs and counts every call of the gRPC server.
+func (c *callRecorder) logCalls() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		attrs := []any{"method", info.FullMethod, "code", status.Code(err).String(), "latency", time.Since(start).String()}
-		if a, ok := action.ByMethod(info.FullMethod); ok {
-			attrs = append(attrs, "action", a.Name)
-		}
-		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			if r := md.Get(service.MDRegion); len(r) > 0 {
-				attrs = append(attrs, "region", r[0])
-			}
-		}
-		level := slog.LevelInfo
-		if status.Code(err) == codes.Internal || status.Code(err) == codes.Unknown {
-			level = slog.LevelError
-		}
-		log.Log(ctx, level, "call", attrs...)
-		calls.Inc(info.FullMethod, status.Code(err).String())
+		c.record(ctx, info.FullMethod, err, time.Since(start))
 		return resp, err
 	}
+}
+
+// refused logs and counts a REST call that the REST surface refused before it reached the gRPC
+// server (rest.Options.Refused), with the refusal's status message, which quotes no body.
+func (c *callRecorder) refused(ctx context.Context, method string, err error, latency time.Duration) {
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = strings.ToValidUTF8(msg[:300], "") + "…"
+	}
+	c.record(ctx, method, err, latency, "surface", "rest", "refused", msg)
 }
 
 // recoverPanics turns a panic in a handler into INTERNAL, logged with its stack, so that one bad

@@ -108,6 +108,7 @@ func srStartGatewayProcess(t *testing.T, upstreamURL, redisURL string) *env {
 		"CACHE_KEY_SECRET="+hex.EncodeToString(secret),
 		"LOG_LEVEL=debug",
 		"GATEWAY_SHUTDOWN_TIMEOUT=5s",
+		"GATEWAY_DRAIN_DELAY=0s",
 	)
 	cmd.SysProcAttr = srSysProcAttr()
 	logs := &testutil.SyncBuffer{}

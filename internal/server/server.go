@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -33,16 +35,26 @@ import (
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
-// maxMessageBytes caps a gRPC request, as rest.MaxBodyBytes caps a REST body.
-const maxMessageBytes = rest.MaxBodyBytes
+// Fixed bounds of the gRPC listener, which need no setting of their own.
+const (
+	// grpcHandshakeTimeout bounds a new connection's TLS and HTTP/2 handshakes, so that a
+	// connection that never sends its preface does not hold a descriptor for long.
+	grpcHandshakeTimeout = 10 * time.Second
+	// grpcPingInterval and grpcPingTimeout find dead clients on idle connections.
+	grpcPingInterval = 2 * time.Minute
+	grpcPingTimeout  = 20 * time.Second
+)
 
 // Gateway is the running gateway's servers. New opens its listeners; Run serves.
 type Gateway struct {
-	cfg    Config
-	log    *slog.Logger
-	grpc   *grpc.Server
-	http   *http.Server
-	health *health.Server
+	cfg  Config
+	log  *slog.Logger
+	grpc *grpc.Server // the gRPC listener's
+	http *http.Server
+	// inprocSrv serves the REST surface's in-memory connection: the same services and
+	// interceptors as grpc, without the limits meant for remote clients.
+	inprocSrv *grpc.Server
+	health    *health.Server
 
 	grpcLn, httpLn net.Listener
 	inproc         *bufconn.Listener // the REST surface's connection to the gRPC server
@@ -81,7 +93,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		return nil, errors.New("server: no logger")
 	}
-	up, err := upstream.New(upstream.Options{BaseURL: cfg.UpstreamURL, Timeout: cfg.UpstreamTimeout, Logger: log})
+	up, err := upstream.New(upstream.Options{
+		BaseURL: cfg.UpstreamURL, Timeout: cfg.UpstreamTimeout, Logger: log,
+		MaxConns:         cfg.UpstreamMaxConns,
+		MaxInFlight:      cfg.UpstreamMaxConns + cfg.UpstreamMaxWaiting,
+		MaxPerCredential: cfg.UpstreamMaxPerCredential,
+		MaxAnswerBytes:   cfg.UpstreamMaxAnswerBytes,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +117,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	svc, err := service.New(up, log, service.WithCache(service.Cache{
 		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
 		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg,
-	}))
+	}), service.WithMaxJSONDepth(cfg.MaxJSONDepth))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -111,23 +129,46 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 			g.release()
 		}
 	}()
-	g.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log, reg)),
-	)
-	svc.Register(g.grpc)
-	healthpb.RegisterHealthServer(g.grpc, g.health)
+	calls := newCallRecorder(log, reg)
+	common := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(recoverPanics(log), calls.logCalls()),
+		grpc.ForceServerCodecV2(newCodec(cfg.MaxJSONDepth)),
+	}
+	g.grpc = grpc.NewServer(append(common,
+		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
+		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
+		grpc.ConnectionTimeout(grpcHandshakeTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.GRPCMaxConnectionIdle, Time: grpcPingInterval, Timeout: grpcPingTimeout,
+		}),
+	)...)
+	// The REST surface's own server, on one in-memory connection that carries every REST call:
+	// the HTTP server bounds those calls (connections, headers, bodies), so a stream limit here
+	// would only queue them. A REST body's protobuf form may be larger than its JSON (numbers in
+	// a Struct are 9 bytes and more), hence the larger message limit.
+	inprocMax := 8 * cfg.MaxRequestBytes
+	g.inprocSrv = grpc.NewServer(append(common, grpc.MaxRecvMsgSize(inprocMax))...)
+	for _, s := range []*grpc.Server{g.grpc, g.inprocSrv} {
+		svc.Register(s)
+		healthpb.RegisterHealthServer(s, g.health)
+	}
 	reflection.Register(g.grpc)
 
 	g.conn, err = grpc.NewClient("passthrough:///in-process",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return g.inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageBytes+1<<16)),
+		// The answers were bounded as the upstream's JSON (UPSTREAM_MAX_ANSWER_BYTES); any
+		// answer the server sends is one to serve, whatever its protobuf size.
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(inprocMax), grpc.MaxCallRecvMsgSize(math.MaxInt32)),
+		grpc.WithUnaryInterceptor(rest.ClientInterceptor()),
 	)
 	if err != nil {
 		return nil, err
 	}
-	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
+	restOpts := rest.Options{MaxBodyBytes: cfg.MaxRequestBytes, MaxDepth: cfg.MaxJSONDepth, Refused: calls.refused}
+	mux := runtime.NewServeMux(rest.ServeMuxOptions(restOpts)...)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		configv1.RegisterAgentServiceHandler,
 		configv1.RegisterBotServiceHandler,
@@ -147,10 +188,14 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.OpenAPI())
 	})
-	root.Handle("/", rest.LimitBody(mux))
+	root.Handle("/", rest.Handler(mux, restOpts))
 	g.http = &http.Server{
 		Handler:           root,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
@@ -191,7 +236,7 @@ func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
 func (g *Gateway) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- g.grpc.Serve(g.grpcLn) }()
-	go func() { errc <- g.grpc.Serve(g.inproc) }()
+	go func() { errc <- g.inprocSrv.Serve(g.inproc) }()
 	go func() { errc <- g.http.Serve(g.httpLn) }()
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	g.ready.Store(true)
@@ -207,30 +252,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return runErr
 }
 
-// shutdown stops both servers, giving in-flight calls the shutdown timeout to finish.
+// shutdown drains the gateway and stops its servers. For the drain delay it reports not ready
+// (/readyz and gRPC health) while it still serves, so that load balancers stop sending it new
+// calls before its listeners close; then in-flight calls have the shutdown timeout to finish.
 func (g *Gateway) shutdown() {
-	g.log.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
 	g.ready.Store(false)
 	g.health.Shutdown()
+	if g.cfg.DrainDelay > 0 {
+		g.log.Info("draining: reporting not ready before the listeners close", "delay", g.cfg.DrainDelay.String())
+		// A wait by design, not a synchronisation: the time load balancers need to notice.
+		<-time.After(g.cfg.DrainDelay)
+	}
+	g.log.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		// REST calls run on the in-memory connection: its server stops after the HTTP
+		// server has finished them.
 		if err := g.http.Shutdown(ctx); err != nil {
 			g.log.Warn("HTTP shutdown", "err", err)
 			g.http.Close()
 		}
+		g.stopGRPC(ctx, g.inprocSrv)
 	})
-	wg.Go(func() {
-		stopped := make(chan struct{})
-		go func() { g.grpc.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-ctx.Done():
-			g.log.Warn("gRPC calls still running at the shutdown timeout; stopping them")
-			g.grpc.Stop()
-		}
-	})
+	wg.Go(func() { g.stopGRPC(ctx, g.grpc) })
 	wg.Wait()
 	g.conn.Close()
 	// The servers have stopped, so no call waits on a shared upstream call any more: cancel
@@ -238,6 +284,18 @@ func (g *Gateway) shutdown() {
 	g.svc.Close()
 	g.store.Close()
 	g.log.Info("stopped")
+}
+
+// stopGRPC stops s gracefully, or at once when ctx ends first.
+func (g *Gateway) stopGRPC(ctx context.Context, s *grpc.Server) {
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		g.log.Warn("gRPC calls still running at the shutdown timeout; stopping them")
+		s.Stop()
+	}
 }
 
 // readyz reports whether the gateway can serve: it is running and a health check through the

@@ -469,7 +469,7 @@ func (r *reads) warn(ctx context.Context, msg string, args ...any) {
 
 // transient reports whether a shared call's error is one a stale answer may stand in for: the
 // upstream unreachable, overloaded or failing (5xx, too_many_requests, an answer that is not
-// one), or the shared call out of time. An answer that says something about the caller
+// one), the gateway shedding the call, or the shared call out of time. An answer that says something about the caller
 // (authentication, authorization, not_found, ...) is never covered up.
 func transient(err error) bool {
 	var ue *upstream.Error
@@ -477,7 +477,7 @@ func transient(err error) bool {
 		return ue.Status >= 500 || ue.Status == 429 || ue.Type == "too_many_requests"
 	}
 	return errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, errBadAnswer) ||
-		errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, upstream.ErrShed) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // noCache reports whether a Cache-Control value asks to skip cached answers.

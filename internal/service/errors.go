@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -25,9 +26,10 @@ const ErrorDomain = "livechatinc.com"
 
 // The upstream's error types the gateway itself raises.
 const (
-	errAuthentication = "authentication"
-	errValidation     = "validation"
-	errInternal       = "internal"
+	errAuthentication  = "authentication"
+	errValidation      = "validation"
+	errInternal        = "internal"
+	errTooManyRequests = "too_many_requests"
 )
 
 // codes maps each documented upstream error type to its gRPC code (README.md's error table). A type
@@ -131,6 +133,26 @@ func invalidArgument(field, msg string) error {
 	)
 }
 
+// decodeError turns the error of decoding a gRPC request into the status the call answers. grpc
+// reports an oversized message as RESOURCE_EXHAUSTED and anything it cannot decode as INTERNAL;
+// the latter is the client's doing, so it is INVALID_ARGUMENT, as a REST body that does not
+// decode is. Neither quotes the decoder.
+func decodeError(err error, maxDepth int) error {
+	st := status.Convert(err)
+	switch {
+	case st.Code() == codes.ResourceExhausted:
+		return withDetails(codes.ResourceExhausted, "the request message is larger than the gateway's limit",
+			&errdetails.ErrorInfo{Reason: errValidation, Domain: ErrorDomain})
+	case st.Code() != codes.Internal:
+		return err // the caller went away, or the deadline passed, while it was being read
+	case strings.Contains(st.Message(), "recursion depth"):
+		// The codec's recursion limit is a bound on the decoder's work, a few times the
+		// JSON depth limit; the client needs to hear of the JSON depth.
+		return invalidArgument("body", fmt.Sprintf("the request nests objects and arrays deeper than %d levels", maxDepth))
+	}
+	return invalidArgument("body", "the request is not a valid protobuf message of this RPC's request type")
+}
+
 // errBadAnswer is wrapped by the error of a 200 answer that is not an answer of the upstream's:
 // empty, null, not JSON, of the wrong shape, or not decodable.
 var errBadAnswer = errors.New("upstream answered 200 without a valid answer")
@@ -169,6 +191,7 @@ func (s *Service) status(ctx context.Context, a *action.Action, err error, unkno
 		info    = &errdetails.ErrorInfo{Reason: errInternal, Domain: ErrorDomain, Metadata: map[string]string{"action": a.Name}}
 		details []protoadapt.MessageV1
 		ue      *upstream.Error
+		shed    *upstream.ShedError
 	)
 	switch {
 	case errors.As(err, &ue) && ue.Type != "":
@@ -188,6 +211,18 @@ func (s *Service) status(ctx context.Context, a *action.Action, err error, unkno
 		s.log.WarnContext(ctx, "upstream answered without an error body", "action", a.Name, "http_status", ue.Status)
 		info.Metadata["http_status"] = strconv.Itoa(ue.Status)
 		code, msg = codes.Unavailable, fmt.Sprintf("upstream unavailable (HTTP %d)", ue.Status)
+	case errors.As(err, &shed):
+		// Refused before it was sent: retrying later is safe, for writes too.
+		info.Reason = errTooManyRequests
+		code, msg = codes.ResourceExhausted, "too many calls to the upstream in flight at the gateway; retry later"
+		if shed.PerCredential {
+			msg = "too many calls of this credential to the upstream in flight at the gateway; retry later"
+		}
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(upstream.ShedRetryAfter)})
+	case errors.Is(err, upstream.ErrAnswerTooLarge):
+		// Not RESOURCE_EXHAUSTED, which clients retry: the same call would get the same answer.
+		s.log.WarnContext(ctx, "upstream answer larger than the gateway's limit", "action", a.Name, "err", err)
+		code, msg = codes.Internal, "the upstream's answer is larger than the gateway's limit (UPSTREAM_MAX_ANSWER_BYTES); retrying will not help: narrow the request"
 	case errors.Is(err, errBadAnswer):
 		code, msg = codes.Unavailable, "upstream unavailable (it answered without a valid answer)"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -129,7 +129,10 @@ func ltHTTPRig(t *testing.T, u *ltHangingUpstream) *rig {
 	t.Helper()
 	// The rig's own client, as it would build it from upstreamURL, in a wrapper that notes when
 	// each shared call was cancelled.
-	c, err := upstream.New(upstream.Options{BaseURL: u.srv.URL, BaseBackoff: time.Nanosecond, Timeout: ltLongTimeout})
+	// The limits let every read of the tests reach the upstream at once: what is tested is
+	// their cancellation, not the shedding.
+	c, err := upstream.New(upstream.Options{BaseURL: u.srv.URL, BaseBackoff: time.Nanosecond, Timeout: ltLongTimeout,
+		MaxConns: 1000, MaxPerCredential: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

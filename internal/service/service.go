@@ -9,11 +9,13 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -44,9 +46,10 @@ const (
 
 // Service serves the API. Create it with New.
 type Service struct {
-	up    Upstream
-	log   *slog.Logger
-	reads *reads // nil: no cache
+	up       Upstream
+	log      *slog.Logger
+	reads    *reads // nil: no cache
+	maxDepth int    // how deeply a request's JSON may nest
 }
 
 // Option configures a Service.
@@ -64,6 +67,18 @@ func WithCache(c Cache) Option {
 	}
 }
 
+// WithMaxJSONDepth refuses requests whose JSON nests objects and arrays deeper than n levels
+// (default wire.DefaultMaxDepth).
+func WithMaxJSONDepth(n int) Option {
+	return func(s *Service) error {
+		if n < 1 {
+			return fmt.Errorf("service: JSON depth limit %d, want at least 1", n)
+		}
+		s.maxDepth = n
+		return nil
+	}
+}
+
 // New returns a Service that calls up. It refuses a nil upstream and a bad option.
 func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	if up == nil {
@@ -72,7 +87,7 @@ func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{up: up, log: log}
+	s := &Service{up: up, log: log, maxDepth: wire.DefaultMaxDepth}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
 			s.Close()
@@ -112,10 +127,13 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 func (s *Service) method(a *action.Action) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 		req := a.NewRequest()
-		if err := dec(req); err != nil {
-			return nil, err
-		}
 		call := func(ctx context.Context, req any) (any, error) { return s.Call(ctx, a, req.(proto.Message)) }
+		if err := dec(req); err != nil {
+			// The refusal still takes the interceptors' path, so that it is logged and
+			// counted like any other call.
+			err = decodeError(err, s.maxDepth)
+			call = func(context.Context, any) (any, error) { return nil, err }
+		}
 		if interceptor == nil {
 			return call(ctx, req)
 		}
@@ -127,9 +145,10 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message) (proto.Message, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	auth := first(md, MDAuthorization)
-	if auth == "" {
-		// Refused here, so the call costs nothing upstream.
-		return nil, gatewayError(errAuthentication, "Authorization metadata (a bearer token) is required")
+	if !isBearer(auth) {
+		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
+		// be a token sent the wrong way.
+		return nil, gatewayError(errAuthentication, "Authorization metadata must be a bearer token: Bearer <token>")
 	}
 	region := first(md, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {
@@ -138,6 +157,11 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 	body, err := wire.EncodeRequest(a, req)
 	if err != nil {
 		return nil, invalidArgument("update_mask", err.Error())
+	}
+	// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
+	// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
+	if err := wire.CheckDepth(body, s.maxDepth); err != nil {
+		return nil, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
 	}
 	if err := spec.CheckBody(a.Name, body); err != nil {
 		var v *spec.Violation
@@ -216,6 +240,13 @@ func setLifecycle(ctx context.Context, legacy, deprecation string) {
 // on, so that a new data center needs no gateway release; the upstream answers
 // misdirected_request for one it does not serve.
 var regionPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// isBearer reports whether an Authorization value is a credential: "Bearer <token>", the scheme
+// in any case, the token not empty. Anything else is refused without an upstream call.
+func isBearer(auth string) bool {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
+}
 
 // first returns the first value of key in md, or "".
 func first(md metadata.MD, key string) string {

@@ -39,15 +39,17 @@ const (
 	DefaultMaxAttempts = 3
 	// DefaultBaseBackoff is the first retry's delay before jitter.
 	DefaultBaseBackoff = 100 * time.Millisecond
+	// DefaultMaxConns is how many connections the default HTTP client opens to the upstream
+	// host at most (UPSTREAM_MAX_CONNS).
+	DefaultMaxConns = 64
+	// DefaultMaxAnswerBytes bounds what is read of one answer (UPSTREAM_MAX_ANSWER_BYTES), so
+	// that a broken or hostile upstream cannot exhaust the gateway's memory. The largest
+	// documented answers (list_agents of a big license) stay far below it.
+	DefaultMaxAnswerBytes = 8 << 20
 )
 
 // actionPath is where the upstream serves an action; the action's name is appended.
 const actionPath = "/v3.2/configuration/action/"
-
-// maxBodyBytes bounds what is read of one answer, so that a broken or hostile upstream cannot
-// exhaust the gateway's memory. The largest documented answers (list_agents of a big license)
-// stay far below it.
-const maxBodyBytes = 8 << 20
 
 // The regions of the spec's "Data centers". dal is the default and needs no header, but the
 // client always sends X-Region so that the region it used is never in doubt.
@@ -75,6 +77,10 @@ var ErrUnavailable = errors.New("upstream unavailable")
 // applied. It is never sent again; the caller must treat its outcome as unknown.
 var ErrMaybeApplied = errors.New("the write may have been applied")
 
+// ErrAnswerTooLarge is wrapped by the error of a call whose 200 answer is larger than
+// Options.MaxAnswerBytes. Sending it again would get the same answer, so it is not retried.
+var ErrAnswerTooLarge = errors.New("the answer is larger than the gateway's limit")
+
 // Options configure a Client. The zero value of each field stands for its default.
 type Options struct {
 	// BaseURL is the upstream's address, an absolute http or https URL without query or
@@ -95,6 +101,18 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives retries at debug level and odd answers at warn. Default slog.Default().
 	Logger *slog.Logger
+	// MaxConns caps the default HTTP client's connections to the upstream host. Calls beyond
+	// it wait for a connection. Default DefaultMaxConns.
+	MaxConns int
+	// MaxInFlight caps the calls in Do at once, waiting ones included; past it a call fails at
+	// once with a *ShedError. Default 3 × MaxConns.
+	MaxInFlight int
+	// MaxPerCredential caps the calls in Do at once with the same Authorization value, so that
+	// one caller cannot take every slot; past it a call fails at once with a *ShedError.
+	// Default a quarter of MaxConns, at least 1.
+	MaxPerCredential int
+	// MaxAnswerBytes bounds one answer's body. Default DefaultMaxAnswerBytes.
+	MaxAnswerBytes int
 }
 
 // Client calls the upstream. It is safe for concurrent use; build one with New and share it,
@@ -106,6 +124,8 @@ type Client struct {
 	baseBackoff time.Duration
 	hc          *http.Client
 	log         *slog.Logger
+	maxAnswer   int
+	limit       *limiter
 
 	// jitter returns a random duration in [0, d]. Tests replace it to make waits known.
 	jitter func(d time.Duration) time.Duration
@@ -137,6 +157,13 @@ func New(o Options) (*Client, error) {
 	if o.BaseBackoff < 0 {
 		errs = append(errs, fmt.Errorf("negative BaseBackoff %v", o.BaseBackoff))
 	}
+	if o.MaxConns < 0 || o.MaxInFlight < 0 || o.MaxPerCredential < 0 || o.MaxAnswerBytes < 0 {
+		errs = append(errs, errors.New("negative MaxConns, MaxInFlight, MaxPerCredential or MaxAnswerBytes"))
+	}
+	maxConns := cmp.Or(o.MaxConns, DefaultMaxConns)
+	if o.MaxInFlight != 0 && o.MaxInFlight < maxConns {
+		errs = append(errs, fmt.Errorf("MaxInFlight %d is less than MaxConns %d", o.MaxInFlight, maxConns))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("upstream: %w", errors.Join(errs...))
 	}
@@ -147,10 +174,12 @@ func New(o Options) (*Client, error) {
 		baseBackoff: cmp.Or(o.BaseBackoff, DefaultBaseBackoff),
 		hc:          o.HTTPClient,
 		log:         o.Logger,
+		maxAnswer:   cmp.Or(o.MaxAnswerBytes, DefaultMaxAnswerBytes),
+		limit:       newLimiter(cmp.Or(o.MaxInFlight, 3*maxConns), cmp.Or(o.MaxPerCredential, max(1, maxConns/4))),
 		jitter:      fullJitter,
 	}
 	if c.hc == nil {
-		c.hc = newHTTPClient()
+		c.hc = newHTTPClient(maxConns)
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -158,9 +187,9 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// newHTTPClient returns the client a Client uses by default. It has no Client.Timeout: each
-// call's deadline comes from its context.
-func newHTTPClient() *http.Client {
+// newHTTPClient returns the client a Client uses by default, with at most maxConns connections
+// to the upstream host. It has no Client.Timeout: each call's deadline comes from its context.
+func newHTTPClient(maxConns int) *http.Client {
 	t := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -169,10 +198,11 @@ func newHTTPClient() *http.Client {
 		}).DialContext,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 5 * time.Second,
-		MaxIdleConns:        256,
 		// Every call goes to the same host: net/http's default of 2 idle connections per host
 		// would close and reopen connections under any concurrency.
-		MaxIdleConnsPerHost:    128,
+		MaxConnsPerHost:        maxConns,
+		MaxIdleConns:           maxConns,
+		MaxIdleConnsPerHost:    maxConns,
 		IdleConnTimeout:        90 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
@@ -203,7 +233,7 @@ type Request struct {
 
 // Response is the upstream's 200 answer.
 type Response struct {
-	// Body is the answer's body, at most 8 MiB.
+	// Body is the answer's body, at most Options.MaxAnswerBytes.
 	Body []byte
 	// Legacy is the answer's Legacy header, if any: the date its API version's legacy stage
 	// ends.
@@ -260,6 +290,8 @@ func (e *Error) Error() string {
 //   - for a write, an error that is also ErrMaybeApplied when it may have reached the upstream
 //     nonetheless: a connection was obtained for it, and no answer of the upstream's says what
 //     happened;
+//   - a *ShedError (ErrShed) when too many calls were in flight to admit it; it was not sent;
+//   - an error that is ErrAnswerTooLarge for a 200 answer over Options.MaxAnswerBytes;
 //   - a plain error for a request that cannot be sent (bad action name, region or header).
 //
 // A misdirected_request is sent once more to the region its data names, for reads and writes
@@ -286,6 +318,12 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	case !validRegion(region):
 		return nil, fmt.Errorf("upstream %s: invalid region %q", r.Action, r.Region)
 	}
+
+	release, err := c.limit.acquire(r.Action, r.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -445,16 +483,16 @@ func (c *Client) once(ctx context.Context, r *Request, region string, redact fun
 	// An answer over the bound is abandoned instead: closing its connection is cheaper than
 	// downloading the rest.
 	defer hr.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(hr.Body, int64(c.maxAnswer)+1))
 	if err != nil {
 		return nil, connected, fmt.Errorf("upstream %s: reading the answer: %w: %w", r.Action, ErrUnavailable, err)
 	}
-	tooLarge := len(body) > maxBodyBytes
+	tooLarge := len(body) > c.maxAnswer
 	legacy, deprecation := hr.Header.Get("Legacy"), hr.Header.Get("Deprecation")
 
 	if hr.StatusCode == http.StatusOK {
 		if tooLarge {
-			return nil, connected, fmt.Errorf("upstream %s: the answer is larger than %d bytes", r.Action, maxBodyBytes)
+			return nil, connected, fmt.Errorf("upstream %s: %w (%d bytes)", r.Action, ErrAnswerTooLarge, c.maxAnswer)
 		}
 		return &Response{Body: body, Legacy: legacy, Deprecation: deprecation, Region: region}, connected, nil
 	}
@@ -468,7 +506,9 @@ func (c *Client) once(ctx context.Context, r *Request, region string, redact fun
 		Region:      region,
 	}
 	if b, ok := parseErrorBody(body, tooLarge); ok {
-		ue.Type, ue.Message, ue.Data = b.Type, redact(b.Message), redactData(b.Data, redact)
+		// The type and data keys are redacted too: an upstream that echoes the request may
+		// put the token anywhere.
+		ue.Type, ue.Message, ue.Data = redact(b.Type), redact(b.Message), redactData(b.Data, redact)
 	} else {
 		// Not the upstream's own answer: a proxy's page, a crash. The body is not logged, as
 		// it might echo the request's headers.
@@ -530,7 +570,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(min(secs, 86400)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), 24*time.Hour) // Sub saturates at ~292 years
 	}
 	return 0
 }
@@ -628,12 +668,16 @@ func redactor(auth string) func(string) string {
 	}
 }
 
-// redactData redacts the string values of data, at any depth.
+// redactData redacts the keys and string values of data, at any depth.
 func redactData(data map[string]any, redact func(string) string) map[string]any {
-	for k, v := range data {
-		data[k] = redactValue(v, redact)
+	if data == nil {
+		return nil
 	}
-	return data
+	out := make(map[string]any, len(data))
+	for k, v := range data {
+		out[redact(k)] = redactValue(v, redact)
+	}
+	return out
 }
 
 func redactValue(v any, redact func(string) string) any {

@@ -116,7 +116,7 @@ func TestDo(t *testing.T) {
 // TestDoConcurrent shares one client among goroutines, for the race detector.
 func TestDoConcurrent(t *testing.T) {
 	e, srv := newEmulator(t)
-	c, _ := newClient(t, Options{BaseURL: srv.URL})
+	c, _ := newClient(t, Options{BaseURL: srv.URL, MaxPerCredential: 20})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for range 20 {
@@ -826,7 +826,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 }
 
-// TestBodyLimit checks that answers are read up to 8 MiB.
+// TestBodyLimit checks that answers are read up to DefaultMaxAnswerBytes.
 func TestBodyLimit(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -834,9 +834,9 @@ func TestBodyLimit(t *testing.T) {
 		size    int
 		wantErr bool
 	}{
-		{"200 at the limit", 200, maxBodyBytes, false},
-		{"200 over the limit", 200, maxBodyBytes + 1, true},
-		{"error over the limit", 500, maxBodyBytes + 1, true},
+		{"200 at the limit", 200, DefaultMaxAnswerBytes, false},
+		{"200 over the limit", 200, DefaultMaxAnswerBytes + 1, true},
+		{"error over the limit", 500, DefaultMaxAnswerBytes + 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
@@ -856,6 +856,9 @@ func TestBodyLimit(t *testing.T) {
 			}
 			if errors.Is(err, ErrUnavailable) {
 				t.Errorf("Do = %v, want not ErrUnavailable: the upstream answered", err)
+			}
+			if tc.status == 200 && !errors.Is(err, ErrAnswerTooLarge) {
+				t.Errorf("Do = %v, want ErrAnswerTooLarge", err)
 			}
 			var ue *Error
 			if tc.status != 200 && (!errors.As(err, &ue) || ue.Type != "" || ue.Status != tc.status) {

@@ -1,0 +1,82 @@
+package rest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// call is what Handler tracks of one REST call.
+type call struct {
+	start    time.Time
+	reached  atomic.Bool // the call reached the gRPC server (ClientInterceptor saw it)
+	tooLarge atomic.Bool // the body passed the size limit
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+// Handler serves the REST surface of mux: it caps each request body at o.MaxBodyBytes and
+// tracks each call, so that the error handler of ServeMuxOptions(o) can answer 413 for a body
+// over the cap and report calls refused before they reached the gRPC server to o.Refused.
+//
+// A body whose Content-Length says it is too large is refused without reading it.
+func Handler(mux http.Handler, o Options) http.Handler {
+	limit := int64(o.maxBodyBytes())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{start: time.Now()}
+		if r.ContentLength > limit {
+			r.Body = tooLargeBody{c, limit}
+		} else {
+			r.Body = &limitedBody{http.MaxBytesReader(w, r.Body, limit), c}
+		}
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	})
+}
+
+// ClientInterceptor marks each call as having reached the gRPC server, for Handler's tracking.
+// Install it on the connection that the ServeMux calls the server through.
+func ClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if c := callOf(ctx); c != nil {
+			c.reached.Store(true)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// limitedBody is a body capped by http.MaxBytesReader, which notes when the cap is passed.
+type limitedBody struct {
+	io.ReadCloser
+	c *call
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if _, ok := err.(*http.MaxBytesError); ok {
+		b.c.tooLarge.Store(true)
+	}
+	return n, err
+}
+
+// tooLargeBody stands for a body that Content-Length announced over the cap: its first read
+// fails, so nothing of it is read.
+type tooLargeBody struct {
+	c     *call
+	limit int64
+}
+
+func (b tooLargeBody) Read([]byte) (int, error) {
+	b.c.tooLarge.Store(true)
+	return 0, &http.MaxBytesError{Limit: b.limit}
+}
+
+func (tooLargeBody) Close() error { return nil }
