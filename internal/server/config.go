@@ -166,15 +166,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// upstreamMaxPerCredential returns UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL, or its default, a
-// quarter of the connections (at least one call).
-func (c Config) upstreamMaxPerCredential() int {
-	if c.UpstreamMaxPerCredential > 0 {
-		return c.UpstreamMaxPerCredential
-	}
-	return max(1, c.UpstreamMaxConns/4)
-}
-
 // Validate reports every bad value of c, each by its variable's name.
 func (c Config) Validate() error {
 	var errs []error
