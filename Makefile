@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated lint test fuzz emulator run bench
+.PHONY: all generate check-generated lint test test-faults fuzz emulator run bench
 
 all: test
 
@@ -31,14 +31,24 @@ lint:
 	$(BUF) format -d --exit-code
 	@bad=$$(gofmt -l $$(find . -name '*.go' -not -path './gen/*')); \
 	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad" >&2; exit 1; fi
-	go vet ./...
-	$(STATICCHECK) ./...
+	go vet -tags faults ./...
+	$(STATICCHECK) -tags faults ./...
 	go mod tidy -diff
 	cd tools && go mod tidy -diff
 
-# test: everything CI checks: fresh gen/, lint, then every test with the race detector.
+# test: everything CI checks: fresh gen/, lint, every test with the race detector, and the fault
+# suite.
 test: check-generated lint
 	go test -race -count=1 ./...
+	$(MAKE) test-faults
+
+# test-faults: the fault suite (internal/faults): the real gateway and emulator binaries and a
+# real redis-server, under upstream faults, Redis outages, SIGTERM, bursts and hostile clients. It
+# builds the binaries without the race detector, so that the memory figures it reports are real.
+test-faults:
+	@set -o pipefail; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	go test -tags faults -count=1 -timeout 10m -v ./internal/faults 2>&1 | tee "$$log"; rc=$$?; \
+	echo "== fault suite figures"; grep -oE 'FIGURE .*' "$$log"; exit $$rc
 
 # fuzz: run each fuzz target for FUZZTIME (go test runs only their seeds).
 fuzz:
