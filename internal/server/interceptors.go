@@ -36,8 +36,6 @@ func (c *callRecorder) record(ctx context.Context, method string, err error, lat
 	attrs := []any{"method", method, "code", code.String(), "latency", latency.String()}
 	if a, ok := action.ByMethod(method); ok {
 		attrs = append(attrs, "action", a.Name)
-	} else {
-		method = "unknown" // a label value must come from a bounded set
 	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if r := md.Get(service.MDRegion); len(r) > 0 {
@@ -65,6 +63,9 @@ func (c *callRecorder) logCalls() grpc.UnaryServerInterceptor {
 // refused logs and counts a REST call that the REST surface refused before it reached the gRPC
 // server (rest.Options.Refused), with the refusal's status message, which quotes no body.
 func (c *callRecorder) refused(ctx context.Context, method string, err error, latency time.Duration) {
+	if method == "" {
+		method = "unknown" // not routed; a label value must come from a bounded set
+	}
 	msg := err.Error()
 	if len(msg) > 300 {
 		msg = strings.ToValidUTF8(msg[:300], "") + "…"
