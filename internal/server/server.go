@@ -132,7 +132,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	calls := newCallRecorder(log, reg)
 	common := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverPanics(log), calls.logCalls()),
-		grpc.ForceServerCodecV2(newCodec(cfg.MaxJSONDepth)),
+		grpc.ForceServerCodecV2(svc.Codec()),
 	}
 	g.grpc = grpc.NewServer(append(common,
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),

@@ -133,21 +133,22 @@ func invalidArgument(field, msg string) error {
 	)
 }
 
-// decodeError turns the error of decoding a gRPC request into the status the call answers. grpc
-// reports an oversized message as RESOURCE_EXHAUSTED and anything it cannot decode as INTERNAL;
-// the latter is the client's doing, so it is INVALID_ARGUMENT, as a REST body that does not
-// decode is. Neither quotes the decoder.
+// decodeError turns the error of decoding a gRPC request into the status the call answers: a
+// message that Codec could not decode is the client's doing, INVALID_ARGUMENT, as a REST body
+// that does not decode is. grpc's own errors keep their code: an oversized message is
+// RESOURCE_EXHAUSTED (grpc has answered it already; this is what the interceptors log). Neither
+// quotes the decoder.
 func decodeError(err error, maxDepth int) error {
-	st := status.Convert(err)
+	st, isStatus := status.FromError(err)
 	switch {
-	case st.Code() == codes.ResourceExhausted:
+	case isStatus && st.Code() == codes.ResourceExhausted:
 		return withDetails(codes.ResourceExhausted, "the request message is larger than the gateway's limit",
 			&errdetails.ErrorInfo{Reason: errValidation, Domain: ErrorDomain})
-	case st.Code() != codes.Internal:
+	case isStatus:
 		return err // the caller went away, or the deadline passed, while it was being read
-	case strings.Contains(st.Message(), "recursion depth"):
-		// The codec's recursion limit is a bound on the decoder's work, a few times the
-		// JSON depth limit; the client needs to hear of the JSON depth.
+	case strings.Contains(err.Error(), "recursion depth"):
+		// The codec's recursion limit bounds the decoder's work, a few times the JSON depth
+		// limit; the client needs to hear of the JSON depth.
 		return invalidArgument("body", fmt.Sprintf("the request nests objects and arrays deeper than %d levels", maxDepth))
 	}
 	return invalidArgument("body", "the request is not a valid protobuf message of this RPC's request type")

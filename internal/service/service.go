@@ -126,12 +126,18 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // server's interceptors.
 func (s *Service) method(a *action.Action) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-		req := a.NewRequest()
+		r := &request{Message: a.NewRequest()}
+		req := r.Message
 		call := func(ctx context.Context, req any) (any, error) { return s.Call(ctx, a, req.(proto.Message)) }
-		if err := dec(req); err != nil {
+		err := dec(r)
+		if err == nil && r.err != nil {
+			err = decodeError(r.err, s.maxDepth) // Codec's
+		} else if err != nil {
+			err = decodeError(err, s.maxDepth) // grpc's, which it has answered already
+		}
+		if err != nil {
 			// The refusal still takes the interceptors' path, so that it is logged and
 			// counted like any other call.
-			err = decodeError(err, s.maxDepth)
 			call = func(context.Context, any) (any, error) { return nil, err }
 		}
 		if interceptor == nil {
