@@ -43,6 +43,13 @@ func errorHandler(o Options) runtime.ErrorHandlerFunc {
 	}
 }
 
+// WriteError answers err, a gRPC status, as the REST surface answers the errors of calls: the
+// upstream's error body with the status's HTTP status, and Retry-After for a RetryInfo. It is
+// for refusals made before a request reaches the ServeMux.
+func WriteError(ctx context.Context, w http.ResponseWriter, err error) {
+	writeStatus(ctx, w, err, false)
+}
+
 // writeStatus writes the error answer of err, 413 if the body was too large, and returns its
 // HTTP status.
 func writeStatus(ctx context.Context, w http.ResponseWriter, err error, tooLarge bool) int {

@@ -42,6 +42,7 @@ type Config struct {
 	// over gRPC and REST alike.
 	UpstreamMaxAnswerBytes int
 
+	MaxInFlight     int // GATEWAY_MAX_IN_FLIGHT: calls being served at once, both surfaces
 	MaxRequestBytes int // GATEWAY_MAX_REQUEST_BYTES: a REST body or a gRPC request message
 	MaxJSONDepth    int // GATEWAY_MAX_JSON_DEPTH: nesting of a request's JSON
 
@@ -76,6 +77,7 @@ func Defaults() Config {
 		UpstreamMaxConns:       64,
 		UpstreamMaxWaiting:     128,
 		UpstreamMaxAnswerBytes: 8 << 20,
+		MaxInFlight:            1000,
 		MaxRequestBytes:        1 << 20,
 		MaxJSONDepth:           64,
 
@@ -144,6 +146,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	num("UPSTREAM_MAX_WAITING", &c.UpstreamMaxWaiting)
 	num("UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL", &c.UpstreamMaxPerCredential)
 	num("UPSTREAM_MAX_ANSWER_BYTES", &c.UpstreamMaxAnswerBytes)
+	num("GATEWAY_MAX_IN_FLIGHT", &c.MaxInFlight)
 	num("GATEWAY_MAX_REQUEST_BYTES", &c.MaxRequestBytes)
 	num("GATEWAY_MAX_JSON_DEPTH", &c.MaxJSONDepth)
 	num("GATEWAY_GRPC_MAX_HEADER_BYTES", &c.GRPCMaxHeaderBytes)
@@ -233,6 +236,7 @@ func (c Config) Validate() error {
 		{"UPSTREAM_MAX_WAITING", c.UpstreamMaxWaiting, 0, 1_000_000},
 		{"UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL", c.UpstreamMaxPerCredential, 0, 1_000_000},
 		{"UPSTREAM_MAX_ANSWER_BYTES", c.UpstreamMaxAnswerBytes, 64 << 10, 256 << 20},
+		{"GATEWAY_MAX_IN_FLIGHT", c.MaxInFlight, 1, 1_000_000},
 		{"GATEWAY_MAX_REQUEST_BYTES", c.MaxRequestBytes, 4 << 10, 64 << 20},
 		{"GATEWAY_MAX_JSON_DEPTH", c.MaxJSONDepth, 8, 1000},
 		{"GATEWAY_GRPC_MAX_HEADER_BYTES", c.GRPCMaxHeaderBytes, 1 << 10, 16 << 20},

@@ -130,11 +130,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		}
 	}()
 	calls := newCallRecorder(log, reg)
+	adm := newAdmission(cfg.MaxInFlight, calls, reg)
 	common := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverPanics(log), calls.logCalls()),
 		grpc.ForceServerCodecV2(svc.Codec()),
 	}
 	g.grpc = grpc.NewServer(append(common,
+		grpc.ChainUnaryInterceptor(adm.unary()), // after common's: inside the logging
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
 		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
@@ -188,7 +190,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.OpenAPI())
 	})
-	root.Handle("/", rest.Handler(mux, restOpts))
+	root.Handle("/", adm.rest(rest.Handler(mux, restOpts)))
 	g.http = &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,

@@ -154,6 +154,16 @@ func decodeError(err error, maxDepth int) error {
 	return invalidArgument("body", "the request is not a valid protobuf message of this RPC's request type")
 }
 
+// Shed returns the status of a call that the gateway refused, without doing anything of it,
+// because it was at a limit of calls in flight: RESOURCE_EXHAUSTED with ErrorInfo reason
+// too_many_requests (REST: 429 with the upstream's too_many_requests body) and a RetryInfo of
+// upstream.ShedRetryAfter (REST: Retry-After). Retrying it later is safe, writes included.
+func Shed(msg string) error {
+	return withDetails(codes.ResourceExhausted, msg,
+		&errdetails.ErrorInfo{Reason: errTooManyRequests, Domain: ErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(upstream.ShedRetryAfter)})
+}
+
 // errBadAnswer is wrapped by the error of a 200 answer that is not an answer of the upstream's:
 // empty, null, not JSON, of the wrong shape, or not decodable.
 var errBadAnswer = errors.New("upstream answered 200 without a valid answer")
@@ -212,14 +222,10 @@ func (s *Service) status(ctx context.Context, a *action.Action, err error, unkno
 		s.log.WarnContext(ctx, "upstream answered without an error body", "action", a.Name, "http_status", ue.Status)
 		info.Metadata["http_status"] = strconv.Itoa(ue.Status)
 		code, msg = codes.Unavailable, fmt.Sprintf("upstream unavailable (HTTP %d)", ue.Status)
+	case errors.As(err, &shed) && shed.PerCredential:
+		return Shed("too many calls of this credential to the upstream in flight at the gateway; retry later")
 	case errors.As(err, &shed):
-		// Refused before it was sent: retrying later is safe, for writes too.
-		info.Reason = errTooManyRequests
-		code, msg = codes.ResourceExhausted, "too many calls to the upstream in flight at the gateway; retry later"
-		if shed.PerCredential {
-			msg = "too many calls of this credential to the upstream in flight at the gateway; retry later"
-		}
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(upstream.ShedRetryAfter)})
+		return Shed("too many calls to the upstream in flight at the gateway; retry later")
 	case errors.Is(err, upstream.ErrAnswerTooLarge):
 		// Not RESOURCE_EXHAUSTED, which clients retry: the same call would get the same answer.
 		s.log.WarnContext(ctx, "upstream answer larger than the gateway's limit", "action", a.Name, "err", err)

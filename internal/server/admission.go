@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+
+	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/metrics"
+	"github.com/livechat-gateway/gateway/internal/rest"
+	"github.com/livechat-gateway/gateway/internal/service"
+)
+
+// admission bounds the calls in flight across both surfaces (GATEWAY_MAX_IN_FLIGHT), and with
+// them the goroutines and memory that a burst can take: a call over the bound is refused at
+// once, before any work, as the upstream refuses a throttled call. The bound is on calls, not
+// connections: idle connections cost little and are closed by their timeouts. Health checks
+// are never refused, so that a busy gateway is not taken for a dead one.
+type admission struct {
+	max   int64
+	n     atomic.Int64
+	calls *callRecorder
+	shed  *metrics.Counter
+}
+
+func newAdmission(max int, calls *callRecorder, reg *metrics.Registry) *admission {
+	return &admission{max: int64(max), calls: calls,
+		shed: reg.Counter("gateway_shed_total", "Calls refused because GATEWAY_MAX_IN_FLIGHT calls were in flight, by surface.", "surface")}
+}
+
+// errOverloaded is the status of a refused call.
+var errOverloaded = service.Shed("too many calls in flight at the gateway; retry later")
+
+// admit takes a slot, or reports false when none is free.
+func (a *admission) admit() bool {
+	if a.n.Add(1) > a.max {
+		a.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (a *admission) done() { a.n.Add(-1) }
+
+// unary admits the gRPC listener's calls. It runs inside the logging interceptor, so that a
+// refusal is logged and counted as a call.
+func (a *admission) unary() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") {
+			return handler(ctx, req)
+		}
+		if !a.admit() {
+			a.shed.Inc("grpc")
+			return nil, errOverloaded
+		}
+		defer a.done()
+		return handler(ctx, req)
+	}
+}
+
+// restByPath finds the action of a REST path, to log a refused call by its RPC.
+var restByPath = func() map[string]*action.Action {
+	m := map[string]*action.Action{}
+	for _, a := range action.All() {
+		m[a.Path()] = a
+	}
+	return m
+}()
+
+// rest admits the REST surface's calls before grpc-gateway reads them: a refused call costs
+// neither a body read nor an in-memory gRPC stream.
+func (a *admission) rest(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.admit() {
+			a.shed.Inc("rest")
+			rest.WriteError(r.Context(), w, errOverloaded)
+			method := "unknown"
+			if act, ok := restByPath[r.URL.Path]; ok {
+				method = act.FullMethod()
+			}
+			a.calls.record(r.Context(), method, errOverloaded, 0, "surface", "rest")
+			return
+		}
+		defer a.done()
+		h.ServeHTTP(w, r)
+	})
+}
