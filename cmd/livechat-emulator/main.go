@@ -70,7 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	fmt.Fprintf(out, "listening on http://%s\n", ln.Addr())
 
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	// ConnState feeds the connection counts of GET /emulator/stats.
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ConnState: e.ConnState}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -184,3 +184,21 @@ func TestBinaryBadEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryConnections checks that the command feeds the connection counts of GET
+// /emulator/stats: the stats request's own connection, at least, is open.
+func TestBinaryConnections(t *testing.T) {
+	p := start(t, nil)
+	resp, err := http.Get(p.url + "/emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct{ Connections struct{ Open, Peak int } }
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Connections.Open < 1 || s.Connections.Peak < s.Connections.Open {
+		t.Errorf("stats connections = %+v, want at least the stats request's own open, and a peak no lower", s.Connections)
+	}
+}

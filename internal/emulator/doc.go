@@ -85,4 +85,7 @@
 // cleared. Calls counts the calls each action received, refused ones included. The same controls
 // are served over HTTP under /emulator/ (see serveAdmin): GET /emulator/stats, POST
 // /emulator/reset, POST and DELETE /emulator/faults, GET /emulator/tokens.
+// GET /emulator/stats also reports the server's connections, open now and at peak, when the
+// http.Server feeds ConnState (cmd/livechat-emulator does): how many connections a client such as
+// the gateway holds to the upstream.
 package emulator

@@ -34,6 +34,8 @@ type Emulator struct {
 
 	faultsMu sync.Mutex
 	faults   map[string]*Fault
+
+	conns Conns // fed by ConnState
 }
 
 // Fault is what SetFault makes one action do.
@@ -420,8 +422,8 @@ func writeError(w http.ResponseWriter, status int, err *apiError) {
 
 // serveAdmin serves the emulator's own endpoints:
 //
-//	GET  /emulator/stats   {"calls": {"<action>": n, ...}}
-//	POST /emulator/reset   sets the counters to 0
+//	GET  /emulator/stats   {"calls": {"<action>": n, ...}, "connections": {"open": n, "peak": n}}
+//	POST /emulator/reset   sets the call counters to 0 and the connection peak to the open ones
 //	POST /emulator/faults  {"action": "...", "error": "...", "latency": "100ms", "times": n}
 //	DELETE /emulator/faults clears every fault
 //	GET  /emulator/tokens  the configured tokens
@@ -429,10 +431,11 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	switch route {
 	case "GET /emulator/stats":
-		writeJSON(w, map[string]any{"calls": e.Calls()})
+		writeJSON(w, map[string]any{"calls": e.Calls(), "connections": e.conns.Stats()})
 	case "POST /emulator/reset":
 		e.ResetCalls()
-		writeJSON(w, map[string]any{"calls": e.Calls()})
+		e.conns.ResetPeak()
+		writeJSON(w, map[string]any{"calls": e.Calls(), "connections": e.conns.Stats()})
 	case "POST /emulator/faults":
 		var req struct {
 			Action  string `json:"action"`
