@@ -62,6 +62,12 @@ type env struct {
 	conn    *grpc.ClientConn
 	httpURL string
 	logs    *testutil.SyncBuffer
+
+	// stop ends the gateway's Run as SIGTERM does (the test's end does too); stopped is closed
+	// when Run has returned runErr.
+	stop    context.CancelFunc
+	stopped chan struct{}
+	runErr  error
 }
 
 // newEnv starts an in-process emulator with opts and a gateway in front of it, with the
@@ -111,13 +117,14 @@ func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
 		t.Fatalf("server.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	v := &env{t: t, emuURL: url, g: g, httpURL: "http://" + g.HTTPAddr().String(), logs: logs}
+	v := &env{t: t, emuURL: url, g: g, httpURL: "http://" + g.HTTPAddr().String(), logs: logs,
+		stop: cancel, stopped: make(chan struct{})}
+	go func() { v.runErr = g.Run(ctx); close(v.stopped) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		testutil.Recv(t, "Run's return", v.stopped)
+		if v.runErr != nil {
+			t.Errorf("Run: %v", v.runErr)
 		}
 		checkNoTokens(t, logs.String())
 	})

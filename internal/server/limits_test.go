@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -219,8 +218,7 @@ type ltUpstream struct {
 	release     chan struct{}
 	releaseOnce sync.Once
 
-	mu            sync.Mutex
-	open, maxOpen int
+	conns emulator.Conns // the connections it has open
 }
 
 // ltNewUpstream starts an ltUpstream; it answers each call, once released, with a get_agent
@@ -244,17 +242,7 @@ func ltNewUpstream(t *testing.T) *ltUpstream {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":%q,"name":"Agent"}`, in.ID)
 	}))
-	u.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		switch s {
-		case http.StateNew:
-			u.open++
-			u.maxOpen = max(u.maxOpen, u.open)
-		case http.StateClosed, http.StateHijacked:
-			u.open--
-		}
-	}
+	u.srv.Config.ConnState = u.conns.ConnState
 	u.srv.Start()
 	t.Cleanup(u.srv.Close)
 	return u
@@ -263,11 +251,7 @@ func ltNewUpstream(t *testing.T) *ltUpstream {
 // releaseAll lets every call, held or to come, be answered.
 func (u *ltUpstream) releaseAll() { u.releaseOnce.Do(func() { close(u.release) }) }
 
-func (u *ltUpstream) mostOpen() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.maxOpen
-}
+func (u *ltUpstream) mostOpen() int { return u.conns.Stats().Peak }
 
 // ltCheckShed fails the test unless err is a shed call: RESOURCE_EXHAUSTED, with ErrorInfo
 // reason too_many_requests and RetryInfo 1s.
@@ -698,63 +682,11 @@ func TestLimitsMalformedCredentials(t *testing.T) {
 	}
 }
 
-// ltGateway is a gateway whose stopping the test drives.
-type ltGateway struct {
-	*env
-	cancel context.CancelFunc // ends Run's context, as SIGTERM does
-	done   chan struct{}      // closed when Run has returned
-	runErr error              // Run's result, once done is closed
-}
-
-// ltStart starts a gateway as startGateway does, in front of the upstream at url, with cfg
-// adjusted by mutate, but leaves its stopping to the test (or to the test's end).
-func ltStart(t *testing.T, url string, mutate func(*server.Config)) *ltGateway {
-	t.Helper()
-	cfg := server.Defaults()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", url
-	cfg.ShutdownTimeout = 5 * time.Second
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	logs := &testutil.SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	lg := &ltGateway{
-		env:    &env{t: t, emuURL: url, g: g, httpURL: "http://" + g.HTTPAddr().String(), logs: logs},
-		cancel: cancel,
-		done:   make(chan struct{}),
-	}
-	go func() { lg.runErr = g.Run(ctx); close(lg.done) }()
-	t.Cleanup(func() {
-		cancel()
-		testutil.Recv(t, "Run's return", lg.done)
-		if lg.runErr != nil {
-			t.Errorf("Run: %v", lg.runErr)
-		}
-		checkNoTokens(t, logs.String())
-	})
-	waitReady(t, lg.httpURL)
-	lg.conn = dialGRPC(t, g.GRPCAddr().String())
-	t.Cleanup(func() { lg.conn.Close() })
-	return lg
-}
-
 // TestLimitsDrain: once told to stop, the gateway reports not ready (/readyz 503, gRPC health
 // NOT_SERVING) for GATEWAY_DRAIN_DELAY while it still serves calls, then stops.
 func TestLimitsDrain(t *testing.T) {
 	const delay = time.Second
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
-	lg := ltStart(t, up.URL, func(c *server.Config) { c.DrainDelay = delay })
-	lg.emu = e
+	lg := newEmulatorEnv(t, func(c *server.Config) { c.DrainDelay = delay })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*ltWait)
 	defer cancel()
@@ -765,7 +697,7 @@ func TestLimitsDrain(t *testing.T) {
 	health := healthpb.NewHealthClient(lg.conn)
 
 	stopped := time.Now()
-	lg.cancel()
+	lg.stop()
 	testutil.Eventually(t, "/readyz answering 503 while draining", func() bool {
 		resp, err := http.Get(lg.httpURL + "/readyz")
 		if err != nil {
@@ -788,7 +720,7 @@ func TestLimitsDrain(t *testing.T) {
 		t.Errorf("the call while draining reached the upstream %d times, want 1", n)
 	}
 
-	testutil.Recv(t, "Run's return after the drain", lg.done)
+	testutil.Recv(t, "Run's return after the drain", lg.stopped)
 	if took := time.Since(stopped); took < delay {
 		t.Errorf("Run returned %v after its context ended, want at least the drain delay %v", took, delay)
 	}

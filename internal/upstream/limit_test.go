@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,15 +10,17 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // blockingFake is an upstream whose answers wait until unblock is called, counting the calls
 // it gets and the connections it has open at once.
 type blockingFake struct {
-	srv                      *httptest.Server
-	unblock                  func()
-	hits, open, peak, inCall atomic.Int64
+	srv          *httptest.Server
+	unblock      func()
+	hits, inCall atomic.Int64
+	conns        emulator.Conns
 }
 
 func newBlockingFake(t *testing.T) *blockingFake {
@@ -36,16 +37,7 @@ func newBlockingFake(t *testing.T) *blockingFake {
 		}
 		writeJSON(w, 200, `{"id":"a"}`)
 	}))
-	b.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			if n := b.open.Add(1); n > b.peak.Load() {
-				b.peak.Store(n)
-			}
-		case http.StateClosed, http.StateHijacked:
-			b.open.Add(-1)
-		}
-	}
+	b.srv.Config.ConnState = b.conns.ConnState
 	b.srv.Start()
 	t.Cleanup(b.srv.Close)
 	t.Cleanup(b.unblock) // runs first: the handlers return, so Close does not wait for them
@@ -102,7 +94,7 @@ func TestShedding(t *testing.T) {
 			t.Errorf("an admitted call failed: %v", err)
 		}
 	}
-	if peak := b.peak.Load(); peak > 2 {
+	if peak := b.conns.Stats().Peak; peak > 2 {
 		t.Errorf("the upstream saw %d connections at once, want at most MaxConns = 2", peak)
 	}
 	if all, _ := c.limit.inFlight(""); all != 0 || len(c.limit.byKey) != 0 {
