@@ -624,13 +624,16 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// bearerToken returns the token of a "Bearer <token>" Authorization value, or "".
+// bearerToken returns the token of a "Bearer <token>" Authorization value, or "". A tab
+// separates the scheme from the token as a space does: the token of such a value is still
+// found, and so redacted.
 func bearerToken(auth string) string {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	auth = strings.TrimSpace(auth)
+	i := strings.IndexAny(auth, " \t")
+	if i < 0 || !strings.EqualFold(auth[:i], "Bearer") {
 		return ""
 	}
-	return strings.TrimSpace(tok)
+	return strings.TrimSpace(auth[i+1:])
 }
 
 // regionOf returns the region of a token's prefix ("fra:..." is fra), or dal, the spec's
