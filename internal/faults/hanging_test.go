@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // readyConns opens n gRPC connections to addr and waits until each is connected, so that no
@@ -142,7 +143,7 @@ func TestHangingUpstream(t *testing.T) {
 	// caller may have its status a moment before the gateway logs the call: wait for the lines.
 	var gwMax time.Duration
 	gwEnded, want := 0, byCode.get(codes.DeadlineExceeded.String())
-	waitFor(5*time.Second, func() bool {
+	testutil.WaitFor(5*time.Second, func() bool {
 		gwMax, gwEnded = 0, 0
 		for line := range strings.Lines(s.gw.logs()) {
 			var l struct{ Msg, Method, Code, Latency string }

@@ -96,17 +96,6 @@ func tail(s string) string {
 	return s
 }
 
-// waitFor polls cond every few milliseconds until it holds or d has passed, and reports whether
-// it held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-	return true
-}
-
 // proc is a child process whose output is collected.
 type proc struct {
 	cmd    *exec.Cmd
@@ -190,7 +179,7 @@ func (e *emulator) start(addr string) error {
 	p := startProc(e.t, cmd)
 	e.p = p
 	var url string
-	ok := waitFor(10*time.Second, func() bool {
+	ok := testutil.WaitFor(10*time.Second, func() bool {
 		for line := range strings.Lines(p.out.String()) {
 			if u, found := strings.CutPrefix(strings.TrimSpace(line), "listening on "); found {
 				url = u
@@ -361,7 +350,7 @@ func startGateway(t *testing.T, c gwConfig) *gateway {
 	})
 
 	var serving struct{ Msg, GRPC, HTTP string }
-	ok := waitFor(10*time.Second, func() bool {
+	ok := testutil.WaitFor(10*time.Second, func() bool {
 		for line := range strings.Lines(g.p.out.String()) {
 			var l struct{ Msg, GRPC, HTTP string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "gateway serving" {
@@ -374,7 +363,7 @@ func startGateway(t *testing.T, c gwConfig) *gateway {
 		t.Fatalf("the gateway did not serve (%v):\n%s", g.p.err, tail(g.p.out.String()))
 	}
 	g.grpcAddr, g.httpURL = serving.GRPC, "http://"+serving.HTTP
-	if !waitFor(10*time.Second, func() bool { return g.get("/readyz") == http.StatusOK }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return g.get("/readyz") == http.StatusOK }) {
 		t.Fatalf("the gateway did not become ready:\n%s", tail(g.p.out.String()))
 	}
 	g.conn = dial(t, g.grpcAddr)

@@ -221,7 +221,7 @@ func TestIdleConnectionsLowUlimit(t *testing.T) {
 	}
 	// The gateway has accepted them all (but for a few: fdsBefore may have counted a probe's
 	// connection on its way out).
-	if !waitFor(5*time.Second, func() bool { return gw.fds() >= fdsBefore+185 }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return gw.fds() >= fdsBefore+185 }) {
 		t.Fatalf("the gateway holds %d fds, %d before the 190 connections: it did not accept them", gw.fds(), fdsBefore)
 	}
 	held := gw.fds()

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // TestRedisFaultsUnderLoad: eight clients read (over gRPC and REST, a few reads, so mostly
@@ -94,7 +95,7 @@ func TestRedisFaultsUnderLoad(t *testing.T) {
 	for _, p := range phases {
 		p.do()
 		start, target := time.Now(), calls.Load()+300
-		if !waitFor(20*time.Second, func() bool { return calls.Load() >= target && time.Since(start) >= p.d }) {
+		if !testutil.WaitFor(20*time.Second, func() bool { return calls.Load() >= target && time.Since(start) >= p.d }) {
 			t.Fatalf("%s: the clients made fewer than 300 calls in 20s", p.name)
 		}
 		t.Logf("%s: %d calls so far, %d failed", p.name, calls.Load(), failures.total())

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
 // TestSIGTERMUnderLoad: the gateway, with GATEWAY_DRAIN_DELAY=2s, gets SIGTERM while eight
@@ -97,7 +98,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		})
 	}
 	defer wg.Wait()
-	if !waitFor(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) >= 100 }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) >= 100 }) {
 		t.Fatal("the clients did not make 100 calls in 10s")
 	}
 

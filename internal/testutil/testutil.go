@@ -87,11 +87,20 @@ func (c *Clock) Advance(d time.Duration) {
 // an event that has no channel to wait on, never on the passing of time.
 func Eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+	if !WaitFor(10*time.Second, cond) {
+		tb.Fatalf("%s: not after 10s", what)
+	}
+}
+
+// WaitFor polls cond every millisecond until it holds or d has passed, and reports whether it
+// held: Eventually for a test that measures how long an event takes, or that goes on without it.
+func WaitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not after 10s", what)
+			return false
 		}
 	}
+	return true
 }
 
 // ResetConnection hijacks the connection of the HTTP call that w answers and closes it with
