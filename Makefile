@@ -57,6 +57,9 @@ fuzz:
 	go test ./internal/emulator -run '^$$' -fuzz '^FuzzAction$$' -fuzztime $(FUZZTIME)
 	go test ./internal/spec -run '^$$' -fuzz '^FuzzCheckBody$$' -fuzztime $(FUZZTIME)
 	go test ./internal/service -run '^$$' -fuzz '^FuzzEntry$$' -fuzztime $(FUZZTIME)
+	go test ./internal/upstream -run '^$$' -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZTIME)
+	go test ./internal/server -run '^$$' -fuzz '^FuzzREST$$' -fuzztime $(FUZZTIME)
+	go test ./internal/wire -run '^$$' -fuzz '^FuzzCheckDepth$$' -fuzztime $(FUZZTIME)
 
 # emulator: serve the offline Configuration API on 127.0.0.1:8081; ARGS passes flags, such as
 # ARGS='-config internal/emulator/testdata/spec-world.json'.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
@@ -451,7 +452,10 @@ func TestSealersKept(t *testing.T) {
 
 // FuzzEntry feeds arbitrary bytes, as a damaged or hostile store could hold them, to what a
 // lookup does with an entry: read its header, open it, decode it. None may panic, and nothing
-// but a sealed entry opens.
+// but a sealed entry opens. Since no fuzzed entry opens, the bytes are also sealed as an answer
+// (as a store written with the secret could hold them) to check what follows the opening: they
+// open as they were sealed, at their key and header only, and decode as any cached read's answer
+// either not at all or to an answer that encodes and decodes to itself.
 func FuzzEntry(f *testing.F) {
 	k, err := newKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -475,15 +479,61 @@ func FuzzEntry(f *testing.F) {
 	f.Add([]byte{entryVersion})
 	f.Add([]byte{})
 	f.Add(plain)
+	f.Add(append([]byte{0, 0}, []byte("\x0a\x03\x0a\x01x")...)) // no headers, a get_agent answer
+	f.Add([]byte{0x80})                                         // a length that does not end
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	var readActions []*action.Action
+	for _, ra := range action.All() {
+		if ra.Read {
+			readActions = append(readActions, ra)
+		}
+	}
+	other, err := k.sealer("Bearer dal:owner-b")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		entryHeader(b)
 		decodeAnswer(a, b)
-		p, err := open(aead, key, b)
-		if err != nil {
-			return
+		if p, err := open(aead, key, b); err == nil {
+			if _, err := decodeAnswer(a, p); err != nil {
+				t.Errorf("an entry that opens does not decode: %v", err)
+			}
 		}
-		if _, err := decodeAnswer(a, p); err != nil {
-			t.Errorf("an entry that opens does not decode: %v", err)
+
+		// b as the answer of an entry sealed with the secret.
+		e := seal(aead, key, 7, time.Unix(1, 0), b)
+		if gen, filled, ok := entryHeader(e); !ok || gen != 7 || !filled.Equal(time.Unix(1, 0)) {
+			t.Fatalf("entryHeader of a sealed entry = %d, %v, %v", gen, filled, ok)
+		}
+		p, err := open(aead, key, e)
+		if err != nil || !bytes.Equal(p, b) {
+			t.Fatalf("open(seal(%q)) = %q, %v", b, p, err)
+		}
+		if _, err := open(aead, key+"x", e); err == nil {
+			t.Fatal("an entry opens at another key")
+		}
+		if _, err := open(other, key, e); err == nil {
+			t.Fatal("an entry opens under another credential")
+		}
+		moved := bytes.Clone(e)
+		moved[len(b)%entryHeaderLen] ^= 1
+		if _, err := open(aead, key, moved); err == nil {
+			t.Fatal("an entry opens with a changed header")
+		}
+		for _, ra := range readActions {
+			ans, err := decodeAnswer(ra, p)
+			if err != nil {
+				continue
+			}
+			again, err := encodeAnswer(ans)
+			if err != nil {
+				t.Fatalf("%s: %q decodes, but does not encode again: %v", ra.Name, b, err)
+			}
+			back, err := decodeAnswer(ra, again)
+			if err != nil || back.legacy != ans.legacy || back.deprecation != ans.deprecation || !proto.Equal(back.resp, ans.resp) {
+				t.Fatalf("%s: %q decodes to %v, which encodes to %q, which decodes to %v (%v)", ra.Name, b, ans.resp, again, back, err)
+			}
 		}
 	})
 }

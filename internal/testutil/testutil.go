@@ -59,6 +59,16 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Take returns what was written since the last Take, and forgets it: for a long-running test,
+// such as a fuzz target, that reads the output of each step.
+func (s *SyncBuffer) Take() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.b.String()
+	s.b.Reset()
+	return out
+}
+
 // Clock is a clock that tests move: it stands still until Advance. It is safe for concurrent
 // use.
 type Clock struct {
