@@ -215,7 +215,7 @@ func (e *emulator) restart() {
 		if err = e.start(e.addr); err == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a retry's backoff: each attempt starts a process
 	}
 	e.t.Fatalf("restarting the emulator on %s: %v", e.addr, err)
 }
