@@ -68,12 +68,46 @@ func writeStatus(ctx context.Context, w http.ResponseWriter, err error, tooLarge
 	if region := service.ErrorData(st)["region"]; region != "" && detail.Type == "misdirected_request" {
 		detail.Data = map[string]string{"region": region}
 	}
-	httpStatus := runtime.HTTPStatusFromCode(st.Code())
+	httpStatus := statusOf(st, detail.Type)
 	if tooLarge {
 		httpStatus = http.StatusRequestEntityTooLarge
 	}
 	writeError(w, httpStatus, detail)
 	return httpStatus
+}
+
+// typeStatuses are the HTTP statuses the upstream answers each error type with, as observed of
+// the real API (validation 422) and served by the emulator.
+var typeStatuses = map[string]int{
+	"validation":          http.StatusUnprocessableEntity,
+	"authentication":      http.StatusUnauthorized,
+	"authorization":       http.StatusForbidden,
+	"limit_reached":       http.StatusForbidden,
+	"license_expired":     http.StatusPaymentRequired,
+	"not_found":           http.StatusNotFound,
+	"group_not_found":     http.StatusNotFound,
+	"already_exist":       http.StatusConflict,
+	"already_exists":      http.StatusConflict,
+	"transfer_ownership":  http.StatusConflict,
+	"misdirected_request": http.StatusMisdirectedRequest,
+	"too_many_requests":   http.StatusTooManyRequests,
+	"unsupported_version": http.StatusBadRequest,
+	"internal":            http.StatusInternalServerError,
+}
+
+// statusOf returns the REST status of st, whose upstream error type is typ: the status the
+// upstream answered with when it answered (ErrorInfo metadata http_status); else the status the
+// upstream uses for typ, when st is an error of that type (its code is the type's); else, for
+// what no upstream type describes (a deadline, an upstream out of reach), grpc-gateway's status
+// for the code.
+func statusOf(st *status.Status, typ string) int {
+	if s, err := strconv.Atoi(service.ErrorData(st)["http_status"]); err == nil && s >= 400 && s <= 599 {
+		return s
+	}
+	if s, ok := typeStatuses[typ]; ok && service.CodeOf(typ) == st.Code() {
+		return s
+	}
+	return runtime.HTTPStatusFromCode(st.Code())
 }
 
 // routingErrorHandler answers a path or method the API does not have, in the upstream's shape.

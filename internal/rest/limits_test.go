@@ -48,11 +48,11 @@ func TestLimits(t *testing.T) {
 		status     int
 		message    string
 	}{
-		{"deep", deep(20), false, 400, "properties: nests objects and arrays deeper than 8 levels"},
-		{"1,500 levels of arrays", `{"properties":` + strings.Repeat(`[`, 1500) + strings.Repeat(`]`, 1500) + `}`, false, 400, "properties: nests"},
+		{"deep", deep(20), false, 422, "properties: nests objects and arrays deeper than 8 levels"},
+		{"1,500 levels of arrays", `{"properties":` + strings.Repeat(`[`, 1500) + strings.Repeat(`]`, 1500) + `}`, false, 422, "properties: nests"},
 		{"large", `{"name":"` + strings.Repeat("x", 5<<10) + `"}`, false, 413, "larger than 4096 bytes"},
 		{"large, chunked", `{"name":"` + strings.Repeat("x", 5<<10) + `"}`, true, 413, "larger than 4096 bytes"},
-		{"malformed", `{"name":`, false, 400, ""},
+		{"malformed", `{"name":`, false, 422, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(refused.list())

@@ -186,8 +186,8 @@ func TestRegisterPropertiesTakesTheMap(t *testing.T) {
 	}
 	// The map is the body: wrapping it in {"properties": ...} names a property "properties",
 	// whose definition is not one.
-	if code, _ := post(t, gw, a, `{"properties":`+body+`}`); code != http.StatusBadRequest {
-		t.Errorf("register_properties with a wrapped map = %d, want 400", code)
+	if code, _ := post(t, gw, a, `{"properties":`+body+`}`); code != http.StatusUnprocessableEntity {
+		t.Errorf("register_properties with a wrapped map = %d, want 422", code)
 	}
 }
 
@@ -263,15 +263,15 @@ func TestRequestDecoding(t *testing.T) {
 		if tt.ok && (code != http.StatusOK || !reached) {
 			t.Errorf("get_group %q = %d %s (reached server: %v), want 200", tt.body, code, answer, reached)
 		}
-		if !tt.ok && (code != http.StatusBadRequest || reached) {
-			t.Errorf("get_group %q = %d %s (reached server: %v), want 400 without a call", tt.body, code, answer, reached)
+		if !tt.ok && (code != http.StatusUnprocessableEntity || reached) {
+			t.Errorf("get_group %q = %d %s (reached server: %v), want 422 without a call", tt.body, code, answer, reached)
 		}
 	}
 	reg := testutil.Action(t, "register_properties")
 	for _, body := range []string{`{"p":{"type":"int"}} x`, `{"p":{"type":"int","nope":1}}`, `{"p":1}`, `[]`} {
 		before := len(fake.calls(reg.Name))
-		if code, answer := post(t, gw, reg, body); code != http.StatusBadRequest || len(fake.calls(reg.Name)) > before {
-			t.Errorf("register_properties %q = %d %s, want 400 without a call", body, code, answer)
+		if code, answer := post(t, gw, reg, body); code != http.StatusUnprocessableEntity || len(fake.calls(reg.Name)) > before {
+			t.Errorf("register_properties %q = %d %s, want 422 without a call", body, code, answer)
 		}
 	}
 }

@@ -160,7 +160,20 @@ func (v *env) rest(token, name, body string, headers ...string) answer {
 
 func (v *env) restPath(path, token, body string, headers ...string) answer {
 	v.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, v.httpURL+path, strings.NewReader(body))
+	return v.post(v.httpURL+path, token, body, headers...)
+}
+
+// direct posts body to action's path at the emulator itself, bypassing the gateway: what the
+// upstream answers to the same call.
+func (v *env) direct(token, name, body string, headers ...string) answer {
+	v.t.Helper()
+	return v.post(v.emuURL+"/v3.2/configuration/action/"+name, token, body, headers...)
+}
+
+// post posts body to url with token and extra header pairs.
+func (v *env) post(url, token, body string, headers ...string) answer {
+	v.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		v.t.Fatal(err)
 	}

@@ -381,8 +381,8 @@ func TestLimitsDeepNesting(t *testing.T) {
 	t.Run("REST 5000 levels", func(t *testing.T) {
 		before := v.calls(a.Name)
 		got := v.rest(ownerA, a.Name, `{"properties":{"ns":{"p":`+ltDeepJSON(5000)+`}}}`)
-		if got.status != http.StatusBadRequest || !strings.Contains(got.body, `"type":"validation"`) || !strings.Contains(got.body, "properties") {
-			t.Errorf("REST 5000 levels = %d %.300s, want 400 validation naming properties", got.status, got.body)
+		if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, `"type":"validation"`) || !strings.Contains(got.body, "properties") {
+			t.Errorf("REST 5000 levels = %d %.300s, want 422 validation naming properties", got.status, got.body)
 		}
 		if n := v.calls(a.Name) - before; n != 0 {
 			t.Errorf("REST 5000 levels reached the upstream %d times", n)
@@ -538,8 +538,8 @@ func TestLimitsRefusalsAreVisible(t *testing.T) {
 	t.Run("malformed REST body", func(t *testing.T) {
 		check(t, "REST get_agent with a malformed body", "InvalidArgument", "rest", func() error {
 			got := v.rest(ownerA, "get_agent", `{"id":`)
-			if got.status != http.StatusBadRequest || !strings.Contains(got.body, `"type":"validation"`) {
-				return fmt.Errorf("%d %s, want 400 validation", got.status, got.body)
+			if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, `"type":"validation"`) {
+				return fmt.Errorf("%d %s, want 422 validation", got.status, got.body)
 			}
 			return nil
 		}, func(err error) bool { return err == nil })
