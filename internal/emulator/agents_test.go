@@ -290,7 +290,6 @@ func TestAgentAllowedValues(t *testing.T) {
 var agentValidationCases = []struct{ name, fields, msg string }{
 	{"name empty", `"name":""`, "name"},
 	{"name not a string", `"name":5`, "name"},
-	{"name null", `"name":null`, "name"},
 	{"unknown field", `"name":"X","suspended":true`, "suspended"},
 	{"misspelt field", `"name":"X","emailSubscriptions":["daily_summary"]`, "emailSubscriptions"},
 	{"role not allowed", `"name":"X","role":"owner"`, "role"},
@@ -339,7 +338,8 @@ func TestCreateAgentRefused(t *testing.T) {
 	cases := []agentBotCase{
 		{"body not JSON", ownerA, `{"id":`, errValidation, "JSON"},
 		{"body an array", ownerA, `[]`, errValidation, "object"},
-		{"body null", ownerA, `null`, errValidation, "object"},
+		{"body null: an empty request, id required", ownerA, `null`, errValidation, "id"},
+		{"name null: not given, so required", ownerA, `{"id":"new@example.com","name":null}`, errValidation, "name"},
 		{"empty body: id required", ownerA, ``, errValidation, "id"},
 		{"id missing", ownerA, `{"name":"X"}`, errValidation, "id"},
 		{"name missing", ownerA, `{"id":"new@example.com"}`, errValidation, "name"},
@@ -691,7 +691,7 @@ func TestDeleteAgent(t *testing.T) {
 	runRefusals(t, v, "delete_agent", []agentBotCase{
 		{"id missing", ownerA, `{}`, errValidation, "id"},
 		{"id empty", ownerA, `{"id":""}`, errValidation, "id"},
-		{"id not a string", ownerA, `{"id":null}`, errValidation, "id"},
+		{"id null: not given, so required", ownerA, `{"id":null}`, errValidation, "id"},
 		{"unknown field", ownerA, `{"id":"smith@example.com","force":true}`, errValidation, "force"},
 		{"the owner", ownerA, `{"id":"owner-a@example.com"}`, errValidation, "owner"},
 		{"read-only token deletes the requester", readonlyA, `{"id":"agent-a@example.com"}`, errAuthorization, "agents--my:rw"},

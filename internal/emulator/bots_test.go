@@ -504,6 +504,8 @@ func TestListBots(t *testing.T) {
 		{"all false", ownerA, `{"all":false}`, list(own, own2)},
 		{"all true", ownerA, `{"all":true}`, list(own, mine, pat, own2)},
 		{"empty body", ownerA, ``, list(own, own2)},
+		{"null body", ownerA, `null`, list(own, own2)},
+		{"all null: not given", ownerA, `{"all":null}`, list(own, own2)},
 		{"--my token", tokMyA, `{}`, list(mine)},
 		{"read-only token's application has none", readonlyA, `{}`, list()},
 		{"read-only token, all", readonlyA, `{"all":true}`, list(own, mine, pat, own2)},
@@ -519,7 +521,6 @@ func TestListBots(t *testing.T) {
 	}
 	runRefusals(t, v, "list_bots", []agentBotCase{
 		{"all not a boolean", ownerA, `{"all":"true"}`, errValidation, "all"},
-		{"all null", ownerA, `{"all":null}`, errValidation, "all"},
 		{"unknown field", ownerA, `{"all":true,"fields":["groups"]}`, errValidation, "fields"},
 		{"body an array", ownerA, `[]`, errValidation, "object"},
 		{"--my token, all", tokMyA, `{"all":true}`, errAuthorization, "agents-bot--all:ro"},

@@ -178,11 +178,13 @@ func TestRequestChecks(t *testing.T) {
 	if r := v.call(ownerA, "get_agent", huge); r.status != http.StatusRequestEntityTooLarge || r.errorType() != errValidation {
 		t.Errorf("a %d-byte body = %d %.200s, want 413 validation", len(huge), r.status, r.body)
 	}
-	for _, body := range []string{`{`, `{} {}`, `null`, `[]`, `"x"`, `{"id":"a","id2":1}`} {
+	for _, body := range []string{`{`, `{} {}`, `null null`, `[]`, `"x"`, `{"id":"a","id2":1}`} {
 		v.fails(ownerA, "get_agent", body, errValidation)
 	}
-	if r := v.call(ownerA, "list_groups", ``); r.status != http.StatusOK {
-		t.Errorf("an empty body = %d %s, want it taken as {}", r.status, r.body)
+	for _, body := range []string{``, `null`, " null\n"} {
+		if r := v.call(ownerA, "list_groups", body); r.status != http.StatusOK {
+			t.Errorf("the body %q = %d %s, want it taken as {}", body, r.status, r.body)
+		}
 	}
 	if r := v.call(ownerA, "list_groups", `{}`, "Content-Type", "text/plain"); r.errorType() != errValidation {
 		t.Errorf("Content-Type text/plain = %d %s, want validation", r.status, r.body)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/livechat-gateway/gateway/internal/spec"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
@@ -69,7 +70,11 @@ func ServeMuxOptions(o Options) []runtime.ServeMuxOption {
 //   - an empty list or map that is a whole answer (a response_body such as list_agents') is
 //     written as [] or {}, where JSONPb writes null, which breaks clients that expect an array;
 //   - a body must be a single JSON value: JSONPb ignores what follows the first one;
-//   - an empty body is an empty request, as {} is;
+//   - an empty body, or one that is only null, is an empty request, as {} is, and an object
+//     member that is null is "not given" at any depth (spec.DropNulls), as it is to the upstream
+//     and its official SDK, which sends null for an action without a payload and for the fields
+//     it leaves out. protojson alone refuses a null body and would take a null list or map in an
+//     update as one to empty, through the inferred update_mask;
 //   - a request with an update_mask field that the client left unset gets one naming the keys of
 //     the body, so that `"notifications": []` reaches the upstream as written (see wire);
 //   - a body nested deeper than MaxDepth is refused before it is decoded.
@@ -113,7 +118,8 @@ func (m *Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
 }
 
 // NewDecoder returns a decoder that reads all of r and decodes it with Unmarshal. It returns
-// io.EOF for an empty body, which grpc-gateway treats as an empty request.
+// io.EOF for an empty body or one that is only null, which grpc-gateway treats as an empty
+// request.
 func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		data, err := io.ReadAll(r)
@@ -123,7 +129,7 @@ func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 		if err != nil {
 			return err
 		}
-		if len(bytes.TrimSpace(data)) == 0 {
+		if len(bytes.TrimSpace(spec.DropNulls(data))) == 0 {
 			return io.EOF
 		}
 		return m.Unmarshal(data, v)
@@ -131,10 +137,17 @@ func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 }
 
 // Unmarshal decodes data, which must be exactly one JSON value, into v: a request message, or a
-// pointer to the field that is the whole body (register_properties' map).
+// pointer to the field that is the whole body (register_properties' map). Object members that
+// are null are dropped first, and a body that is only null leaves v as it is: null is "not
+// given".
 func (m *Marshaler) Unmarshal(data []byte, v any) error {
 	if err := wire.CheckDepth(data, cmp.Or(m.MaxDepth, wire.DefaultMaxDepth)); err != nil {
 		return err
+	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		if data = spec.DropNulls(data); len(bytes.TrimSpace(data)) == 0 {
+			return nil // the body was null
+		}
 	}
 	msg, ok := v.(proto.Message)
 	if !ok {

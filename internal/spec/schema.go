@@ -15,7 +15,9 @@ import (
 // are written once as data and every refusal names the field that broke them.
 //
 // Values are those of encoding/json decoding into any with UseNumber: map[string]any, []any,
-// string, json.Number, bool and nil. A null is refused wherever a value is expected.
+// string, json.Number, bool and nil. Parse has dropped every object member that was null (it
+// means "not given"), so a null left is an array's element, and it is refused wherever a value
+// is expected.
 type node interface {
 	check(path string, v any) *Violation
 }

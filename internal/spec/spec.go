@@ -43,9 +43,12 @@ func invalid(path, format string, args ...any) *Violation {
 func Actions() []string { return sortedKeys(requests) }
 
 // Parse decodes a request body as the rules read it: one JSON value, numbers kept as
-// json.Number. An empty body is {}. A body that is not one JSON value is a *Violation.
+// json.Number. null is "not given", as it is to the upstream and its official SDK (which sends
+// null for an action without a payload, and null for a field it leaves out): an empty body, or
+// one that is only null, is {}, and an object member whose value is null is dropped at any depth
+// (DropNulls) before the rules see it. A body that is not one JSON value is a *Violation.
 func Parse(body []byte) (any, error) {
-	body = bytes.TrimSpace(body)
+	body = bytes.TrimSpace(DropNulls(body))
 	if len(body) == 0 {
 		return map[string]any{}, nil
 	}
@@ -57,9 +60,6 @@ func Parse(body []byte) (any, error) {
 	}
 	if _, err := d.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalid("", "request body has data after the JSON value")
-	}
-	if v == nil {
-		return nil, invalid("", "request body must be a JSON object")
 	}
 	return v, nil
 }
