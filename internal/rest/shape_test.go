@@ -252,7 +252,7 @@ func TestRequestDecoding(t *testing.T) {
 		{`{"id":1} {"id":2}`, false},
 		{`{"id":1,"id":2}`, false},
 		{`[]`, false},
-		{`null`, false},
+		{`null`, true},
 		{`{"id":`, false},
 		{`{"fields":"routing_status"}`, false},
 	}
