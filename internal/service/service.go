@@ -147,34 +147,55 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 	}
 }
 
+// lifecycles is what an Upstream that keeps the upstream's last lifecycle headers implements
+// (*upstream.Client does).
+type lifecycles interface {
+	Lifecycle(auth, region string) (legacy, deprecation string)
+}
+
 // Call serves one call of action a. It is the generic path every RPC takes.
 func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message) (proto.Message, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	auth := first(md, MDAuthorization)
+	resp, answered, err := s.call(ctx, a, req, md, auth)
+	if err != nil && !answered {
+		// A refusal of the gateway's own carries the lifecycle headers the upstream's last
+		// answer from the call's region had, as every upstream answer does.
+		if l, ok := s.up.(lifecycles); ok {
+			legacy, deprecation := l.Lifecycle(auth, first(md, MDRegion))
+			setLifecycle(ctx, legacy, deprecation)
+		}
+	}
+	return resp, err
+}
+
+// call is Call's work. answered reports whether the upstream answered the call, whose answer's
+// lifecycle headers are then set.
+func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, md metadata.MD, auth string) (_ proto.Message, answered bool, _ error) {
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
-		return nil, gatewayError(errAuthentication, "Authorization metadata must be a bearer token: Bearer <token>")
+		return nil, false, gatewayError(errAuthentication, "Authorization metadata must be a bearer token: Bearer <token>")
 	}
 	region := first(md, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {
-		return nil, invalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
+		return nil, false, invalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
 	}
 	body, err := wire.EncodeRequest(a, req)
 	if err != nil {
-		return nil, invalidArgument("update_mask", err.Error())
+		return nil, false, invalidArgument("update_mask", err.Error())
 	}
 	// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
 	// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
 	if err := wire.CheckDepth(body, s.maxDepth); err != nil {
-		return nil, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
+		return nil, false, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
 	}
 	if err := spec.CheckBody(a.Name, body); err != nil {
 		var v *spec.Violation
 		if errors.As(err, &v) {
-			return nil, invalidArgument(v.Path, v.Error())
+			return nil, false, invalidArgument(v.Path, v.Error())
 		}
-		return nil, s.internal(ctx, a, err)
+		return nil, false, s.internal(ctx, a, err)
 	}
 	fetch := func(ctx context.Context) (*answer, error) {
 		resp, err := s.up.Do(ctx, &upstream.Request{
@@ -202,20 +223,21 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 	}
 	if err != nil {
 		var ue *upstream.Error
-		if errors.As(err, &ue) {
+		answered := errors.As(err, &ue)
+		if answered {
 			setLifecycle(ctx, ue.Legacy, ue.Deprecation)
 		}
 		unknown := !a.Read && outcomeUnknown(err)
 		if unknown && s.reads != nil {
 			s.reads.wrote(ctx, auth)
 		}
-		return nil, s.status(ctx, a, err, unknown)
+		return nil, answered, s.status(ctx, a, err, unknown)
 	}
 	if !a.Read && s.reads != nil {
 		s.reads.wrote(ctx, auth)
 	}
 	setLifecycle(ctx, ans.legacy, ans.deprecation)
-	return ans.resp, nil
+	return ans.resp, true, nil
 }
 
 // Close ends the service's own work: it cancels the shared upstream calls still running (their

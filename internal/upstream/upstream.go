@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -126,6 +127,7 @@ type Client struct {
 	log         *slog.Logger
 	maxAnswer   int
 	limit       *limiter
+	lifecycle   sync.Map // region → the lifecycle headers of its last answer
 
 	// jitter returns a random duration in [0, d]. Tests replace it to make waits known.
 	jitter func(d time.Duration) time.Duration
@@ -400,6 +402,25 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 }
 
+// lifecycle is an answer's Legacy and Deprecation headers.
+type lifecycle struct{ legacy, deprecation string }
+
+// Lifecycle returns the Legacy and Deprecation headers of the last answer that had them from the
+// region that a call with the Authorization value auth and the X-Region region would go to, or
+// "" and "" when none has come yet. The gateway sends them with the refusals it makes itself, so
+// that every answer carries them, as every upstream answer does.
+func (c *Client) Lifecycle(auth, region string) (legacy, deprecation string) {
+	r := normalizeRegion(region)
+	if region == "" {
+		r = regionOf(auth)
+	}
+	if v, ok := c.lifecycle.Load(r); ok {
+		l := v.(lifecycle)
+		return l.legacy, l.deprecation
+	}
+	return "", ""
+}
+
 // ended returns the error of a call that its context ended, after attempts, the last of
 // which, if any, failed with last. It wraps ctxErr so that errors.Is finds it.
 func (c *Client) ended(action string, attempts int, last, ctxErr error) error {
@@ -489,6 +510,9 @@ func (c *Client) once(ctx context.Context, r *Request, region string, redact fun
 	}
 	tooLarge := len(body) > c.maxAnswer
 	legacy, deprecation := hr.Header.Get("Legacy"), hr.Header.Get("Deprecation")
+	if legacy != "" || deprecation != "" {
+		c.lifecycle.Store(region, lifecycle{legacy, deprecation})
+	}
 
 	if hr.StatusCode == http.StatusOK {
 		if tooLarge {
