@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,8 +33,12 @@ func TestSDKBodies(t *testing.T) {
 	v := newEnv(t)
 	for _, tc := range sdkBodies {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, side := range []struct{ name, base string }{{"gateway", v.httpURL}, {"emulator", v.emuURL}} {
-				status, body := sdkPost(t, side.base, ownerA, tc.action, tc.body)
+			for _, side := range []struct {
+				name string
+				post func(token, name, body string, headers ...string) answer
+			}{{"gateway", v.rest}, {"emulator", v.direct}} {
+				got := side.post(ownerA, tc.action, tc.body)
+				status, body := got.status, got.body
 				if status != http.StatusOK {
 					t.Errorf("%s: %s %s = %d %s, want 200", side.name, tc.action, tc.body, status, body)
 					continue
@@ -47,30 +50,8 @@ func TestSDKBodies(t *testing.T) {
 		})
 	}
 	// Both create_bot calls made a bot.
-	status, body := sdkPost(t, v.httpURL, ownerA, "list_bots", `{"all":false}`)
-	if status != http.StatusOK || strings.Count(body, `"SDK Bot"`) != 2 {
-		t.Errorf("list_bots after the SDK's create_bot = %d %s, want both SDK bots", status, body)
+	got := v.rest(ownerA, "list_bots", `{"all":false}`)
+	if got.status != http.StatusOK || strings.Count(got.body, `"SDK Bot"`) != 2 {
+		t.Errorf("list_bots after the SDK's create_bot = %d %s, want both SDK bots", got.status, got.body)
 	}
-}
-
-// sdkPost posts body to action at base (the gateway's REST surface or the emulator) with token,
-// as the SDK does, and returns the status and answer.
-func sdkPost(t *testing.T, base, token, action, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/v3.2/configuration/action/"+action, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }
