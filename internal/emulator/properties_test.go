@@ -102,8 +102,9 @@ func TestPropertiesRegister(t *testing.T) {
 		"color":{"type":"tokenized_string","description":"","locations":{"license":`+agent(false, false)+`},"domain":["red","green"]},
 		"yes":{"type":"bool","description":"","locations":{`+rw+`},"domain":[true]}}}`)
 
+	// Registering nothing is refused: a required map must have a key (see internal/spec).
 	before := env.e.Snapshot()
-	env.callOK(ownerA, "register_properties", `{}`, `{}`)
+	env.fails(ownerA, "register_properties", `{}`, "validation")
 	if after := env.e.Snapshot(); string(before) != string(after) {
 		t.Errorf("register_properties({}) changed the state")
 	}
@@ -300,7 +301,7 @@ func TestPropertiesValues(t *testing.T) {
 			env.callOK(ownerA, loc.update, `{`+g+`"properties":{"`+nsA+`":{"string_property":"new"}}}`, `{}`)
 			all = `{"` + nsA + `":{"string_property":"new","int_property":5},"test":{"string_property":"t","int_property":1}}`
 			list(all)
-			env.callOK(ownerA, loc.update, `{`+g+`"properties":{}}`, `{}`)
+			env.fails(ownerA, loc.update, `{`+g+`"properties":{}}`, "validation")
 			list(all)
 
 			prefixes := []struct{ name, filter, want string }{
@@ -326,7 +327,7 @@ func TestPropertiesValues(t *testing.T) {
 			list(`{"` + nsA + `":{"int_property":5},"test":{"string_property":"t","int_property":1}}`)
 			env.callOK(readonlyA, loc.del, `{`+g+`"properties":{"test":["string_property","int_property"]}}`, `{}`)
 			list(`{"` + nsA + `":{"int_property":5}}`)
-			env.callOK(ownerA, loc.del, `{`+g+`"properties":{}}`, `{}`)
+			env.fails(ownerA, loc.del, `{`+g+`"properties":{}}`, "validation")
 			env.callOK(ownerA, loc.del, `{`+g+`"properties":{"`+nsA+`":["int_property"]}}`, `{}`)
 			list(`{}`)
 		})
@@ -640,12 +641,11 @@ func TestPropertiesOtherLicense(t *testing.T) {
 	}
 }
 
-// TestEmptyPropertyUpdateRecordsNothing checks that setting no values, in a namespace or at all,
-// leaves the state exactly as it was.
+// TestEmptyPropertyUpdateRecordsNothing checks that setting no values in a namespace leaves the
+// state exactly as it was. No namespace at all is refused: a required map must have a key.
 func TestEmptyPropertyUpdateRecordsNothing(t *testing.T) {
 	v := newEnv(t)
 	for _, c := range []struct{ action, body string }{
-		{"update_license_properties", `{"properties":{}}`},
 		{"update_license_properties", `{"properties":{"unregistered":{}}}`},
 		{"update_group_properties", `{"group_id":0,"properties":{"test":{}}}`},
 	} {

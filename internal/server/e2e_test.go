@@ -245,6 +245,10 @@ func TestInvalidRequestsCostNothing(t *testing.T) {
 		{"bad notification", "update_agent", `{"id":"owner-a@example.com","notifications":["ring"]}`, "notifications[0]", false},
 		{"bad webhook action", "register_webhook", `{"action":"nothing","secret_key":"k","url":"https://x"}`, "action", false},
 		{"filter of another action", "register_webhook", `{"action":"incoming_chat","secret_key":"k","url":"https://x","filters":{"author_type":"agent"}}`, "filters.author_type", false},
+		// A required map must have a key: proto3 cannot tell an empty map from one not given.
+		{"no property to register", "register_properties", `{}`, "at least 1 key", false},
+		{"no property values", "update_license_properties", `{"properties":{}}`, "properties", false},
+		{"no property names", "delete_group_properties", `{"group_id":0,"properties":{}}`, "properties", false},
 		{"wrong JSON type", "get_agent", `{"id":5}`, "", true},
 		{"unknown field", "get_agent", `{"id":"a","nickname":"b"}`, "", true},
 		{"truncated JSON", "get_agent", `{"id":"a"`, "", true},

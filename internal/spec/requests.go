@@ -136,10 +136,12 @@ var (
 		})}),
 	)
 	// propertyValues is {"<namespace>": {"<name>": <value>}}; values are checked against each
-	// property's registration by the handler.
-	propertyValues = mapOf(mapOf(anyValue{}))
+	// property's registration by the handler. Like every required map of properties, it must
+	// have a key: proto3 cannot tell an empty map from one not given, so for a gRPC client the
+	// two are the same request, and over REST they are too.
+	propertyValues = &mapping{values: mapOf(anyValue{}), minKeys: 1}
 	// propertyNames is {"<namespace>": ["<name>", ...]}.
-	propertyNames  = mapOf(set(nonEmpty))
+	propertyNames  = &mapping{values: set(nonEmpty), minKeys: 1}
 	propertySchema = obj(
 		req("type", oneOf(PropertyTypes...)),
 		req("locations", &mapping{keys: Locations, minKeys: 1, values: obj(
@@ -232,7 +234,7 @@ var requests = map[string]node{
 	"list_groups":  obj(opt("fields", groupFieldsList)),
 	"get_group":    obj(req("id", uintValue), opt("fields", groupFieldsList)),
 
-	"register_properties":        mapOf(propertySchema),
+	"register_properties":        &mapping{values: propertySchema, minKeys: 1},
 	"list_registered_properties": obj(opt("all", boolValue)),
 	"update_license_properties":  obj(req("properties", propertyValues)),
 	"list_license_properties":    obj(opt("namespace_prefix", anyString), opt("name_prefix", anyString)),

@@ -95,6 +95,9 @@ func (mp *mapping) check(path string, v any) *Violation {
 		return invalid(path, "must be an object")
 	}
 	if len(m) < mp.minKeys {
+		if path == "" {
+			return invalid(path, "the body must have at least %d key(s)", mp.minKeys)
+		}
 		return invalid(path, "must have at least %d key(s)", mp.minKeys)
 	}
 	if mp.maxKeys > 0 && len(m) > mp.maxKeys {
