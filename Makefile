@@ -12,15 +12,22 @@ FUZZTIME ?= 30s
 
 all: test
 
-# generate: regenerate gen/ (Go, gRPC, gateway code and the OpenAPI document) from proto/.
+# OPENAPI31 converts the Swagger 2.0 document buf generates into the OpenAPI 3.1 one
+# (cmd/openapi31); $(1) is the directory that holds gen/.
+OPENAPI31 = go run ./cmd/openapi31 -in $(1)/gen/openapiv2/configuration.swagger.json -out $(1)/gen/openapi/configuration.openapi.json
+
+# generate: regenerate gen/ (Go, gRPC, gateway code, the Swagger 2.0 document and the OpenAPI 3.1
+# document converted from it) from proto/.
 generate:
 	$(BUF) generate
+	$(call OPENAPI31,.)
 
 # check-generated: fail when gen/ is not exactly what proto/ generates. It generates into a
 # temporary directory, so it neither needs nor touches a clean work tree.
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BUF) generate -o "$$tmp" && \
+	$(call OPENAPI31,"$$tmp") && \
 	if ! diff -r gen "$$tmp/gen"; then \
 		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi && echo "gen/ is up to date"

@@ -8,9 +8,19 @@ import (
 	"slices"
 )
 
-//go:embed gen/openapiv2/configuration.swagger.json
-var openAPI []byte
+var (
+	//go:embed gen/openapi/configuration.openapi.json
+	openAPI []byte
+	//go:embed gen/openapiv2/configuration.swagger.json
+	swagger []byte
+)
 
-// OpenAPI returns the OpenAPI 2 document of the REST surface, as protoc-gen-openapiv2 generated
-// it from the protos and http.yaml.
+// OpenAPI returns the OpenAPI 3.1 document of the REST surface, which cmd/openapi31 converts from
+// the Swagger 2.0 one (internal/openapi says what it adds). The gateway serves it at
+// /openapi.json.
 func OpenAPI() []byte { return slices.Clone(openAPI) }
+
+// Swagger returns the Swagger 2.0 (OpenAPI 2) document of the REST surface, as
+// protoc-gen-openapiv2 generated it from the protos and http.yaml, for tools that read only that
+// version. The gateway serves it at /swagger.json.
+func Swagger() []byte { return slices.Clone(swagger) }

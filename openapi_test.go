@@ -10,7 +10,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/action"
 )
 
-// schema is the part of an OpenAPI 2 schema object that the test reads.
+// schema is the part of an OpenAPI 2 schema object that TestSwaggerDocument reads.
 type schema struct {
 	Ref                  string             `json:"$ref"`
 	Type                 string             `json:"type"`
@@ -34,9 +34,11 @@ type document struct {
 	Definitions map[string]*schema `json:"definitions"`
 }
 
-func TestOpenAPIDocument(t *testing.T) {
+// TestSwaggerDocument checks the Swagger 2.0 document, served at /swagger.json and converted into
+// the OpenAPI 3.1 one (openapi31_test.go).
+func TestSwaggerDocument(t *testing.T) {
 	var doc document
-	if err := json.Unmarshal(gateway.OpenAPI(), &doc); err != nil {
+	if err := json.Unmarshal(gateway.Swagger(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Swagger != "2.0" {

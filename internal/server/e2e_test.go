@@ -439,7 +439,7 @@ func TestLegacyHeader(t *testing.T) {
 // TestEndpoints checks /healthz, /readyz, /openapi.json and unknown paths.
 func TestEndpoints(t *testing.T) {
 	v := newEnv(t)
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/openapi.json": 200} {
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/openapi.json": 200, "/swagger.json": 200} {
 		resp, err := http.Get(v.httpURL + path)
 		if err != nil {
 			t.Fatal(err)

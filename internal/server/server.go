@@ -190,6 +190,10 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.OpenAPI())
 	})
+	root.HandleFunc("GET /swagger.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(gateway.Swagger())
+	})
 	root.Handle("/", adm.rest(rest.Handler(mux, restOpts)))
 	g.http = &http.Server{
 		Handler:           root,
