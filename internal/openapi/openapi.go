@@ -65,7 +65,7 @@ var errorStatuses = []errorStatus{
 	{422, `"validation": the request breaks a documented rule; the message names the field by its JSON path.`, false},
 	{429, `"too_many_requests", from the upstream or the gateway's own load shedding; Retry-After says when to retry.`, true},
 	{500, `"internal".`, false},
-	{503, `The upstream could not be reached, or the gateway is draining.`, true},
+	{503, `The upstream could not be reached.`, false},
 	{504, `The deadline passed before the upstream answered.`, false},
 }
 
