@@ -13,12 +13,15 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/spec"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
@@ -77,7 +80,9 @@ func ServeMuxOptions(o Options) []runtime.ServeMuxOption {
 //     update as one to empty, through the inferred update_mask;
 //   - a request with an update_mask field that the client left unset gets one naming the keys of
 //     the body, so that `"notifications": []` reaches the upstream as written (see wire);
-//   - a body nested deeper than MaxDepth is refused before it is decoded.
+//   - a body nested deeper than MaxDepth is refused before it is decoded;
+//   - a body that does not decode is refused in the upstream's style, naming the field by its
+//     snake_case JSON path (wire.ExplainJSON), never with protojson's message.
 type Marshaler struct {
 	runtime.JSONPb
 	// MaxDepth caps a body's nesting; 0 stands for wire.DefaultMaxDepth.
@@ -151,15 +156,54 @@ func (m *Marshaler) Unmarshal(data []byte, v any) error {
 	}
 	msg, ok := v.(proto.Message)
 	if !ok {
-		if !json.Valid(data) {
-			return errors.New("the body is not a single valid JSON value")
+		fd := bodyField(v)
+		if fd == nil {
+			if !json.Valid(data) {
+				return errors.New("the body is not a single valid JSON value")
+			}
+			return m.JSONPb.Unmarshal(data, v)
 		}
-		return m.JSONPb.Unmarshal(data, v)
+		if e := wire.ExplainFieldJSON(fd, data); e != nil {
+			return e
+		}
+		if err := m.JSONPb.Unmarshal(data, v); err != nil {
+			return errors.New("the body does not decode as this action's request")
+		}
+		return nil
 	}
-	if err := m.UnmarshalOptions.Unmarshal(data, msg); err != nil {
+	if err := wire.UnmarshalRequest(m.UnmarshalOptions, data, msg); err != nil {
 		return err
 	}
-	return inferUpdateMask(data, msg)
+	if err := inferUpdateMask(data, msg); err != nil {
+		return errors.New("the body does not decode as this action's request")
+	}
+	return nil
+}
+
+// bodyFields are the fields that are a whole REST body (register_properties' property map), by
+// the type of a pointer to them, which is what grpc-gateway decodes such a body into.
+var bodyFields = sync.OnceValue(func() map[reflect.Type]protoreflect.FieldDescriptor {
+	fields := map[reflect.Type]protoreflect.FieldDescriptor{}
+	for _, a := range action.All() {
+		if a.Body == "" {
+			continue
+		}
+		req := a.NewRequest()
+		fd := req.ProtoReflect().Descriptor().Fields().ByName(a.Body)
+		rv := reflect.ValueOf(req).Elem()
+		for i := 0; i < rv.NumField(); i++ {
+			tag := rv.Type().Field(i).Tag.Get("protobuf")
+			if fd != nil && strings.Contains(","+tag+",", ",name="+string(fd.Name())+",") {
+				fields[reflect.PointerTo(rv.Type().Field(i).Type)] = fd
+			}
+		}
+	}
+	return fields
+})
+
+// bodyField returns the field that v, a pointer to a field of a request, is, or nil.
+func bodyField(v any) protoreflect.FieldDescriptor {
+	return bodyFields()[reflect.TypeOf(v)]
 }
 
 // inferUpdateMask sets an update_mask that the client left unset to the keys of the JSON body,

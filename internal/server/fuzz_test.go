@@ -373,6 +373,11 @@ func FuzzREST(f *testing.F) {
 		if !ok {
 			t.Fatalf("%s = %d %q, not the upstream's error shape", what, resp.StatusCode, fzShort(out))
 		}
+		if leak := testutil.LeakInRefusal(string(out)); leak != "" && !bytes.Contains(sent, []byte(leak)) &&
+			!strings.Contains(path+token, leak) {
+			// The words of a refusal are the upstream's style, not a decoder's (issue 11, item 4).
+			t.Fatalf("%s = %d %s, which holds %q", what, resp.StatusCode, out, leak)
+		}
 		if resp.StatusCode == http.StatusInternalServerError && !emulatorSaid(http.StatusInternalServerError, "internal") {
 			t.Fatalf("%s = 500 %s, and the emulator answered none (it answered %v)", what, out, answers)
 		}

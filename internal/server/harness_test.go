@@ -193,6 +193,13 @@ func (v *env) post(url, token, body string, headers ...string) answer {
 	if err != nil {
 		v.t.Fatal(err)
 	}
+	if resp.StatusCode >= 400 && strings.HasPrefix(url, v.httpURL) {
+		// Every refusal the suite sees from the gateway is in the upstream's words (issue 11,
+		// acceptance 4): no decoder's text, no lowerCamel field name, unless the body sent it.
+		if leak := testutil.LeakInRefusal(string(b)); leak != "" && !strings.Contains(body, leak) {
+			v.t.Errorf("POST %s %s = %d %s, which holds %q", url, body, resp.StatusCode, b, leak)
+		}
+	}
 	return answer{resp.StatusCode, resp.Header, string(b)}
 }
 

@@ -55,7 +55,7 @@ const idField = "id"
 //
 // When req has an update_mask with paths, only those fields (and id) are sent, and a list or map
 // it names that is empty is sent as [] or {}. The update_mask itself is never sent. A path that
-// names no field is an error.
+// names no field is an error, which starts with "update_mask: " and is meant for the client.
 func EncodeRequest(a *action.Action, req proto.Message) ([]byte, error) {
 	m := req.ProtoReflect()
 	var paths []string
@@ -73,7 +73,7 @@ func EncodeRequest(a *action.Action, req proto.Message) ([]byte, error) {
 	}
 	if len(paths) > 0 {
 		if b, err = applyMask(b, m.Descriptor(), paths); err != nil {
-			return nil, fmt.Errorf("encode %s request: %w", a.Name, err)
+			return nil, err // the client's mistake, in words for the client
 		}
 	}
 	if a.Body == "" {
@@ -181,14 +181,14 @@ func (t maskTree) add(md protoreflect.MessageDescriptor, path string) error {
 	for i, seg := range segs {
 		fd := md.Fields().ByName(protoreflect.Name(seg))
 		if fd == nil || fd.Name() == updateMaskField {
-			return fmt.Errorf("update_mask: %q names no field of %s", path, md.Name())
+			return fmt.Errorf("update_mask: %q names no field", path)
 		}
 		if i == len(segs)-1 {
 			node[seg] = maskTree{} // the whole field, which covers any longer path into it
 			return nil
 		}
 		if fd.IsList() || fd.IsMap() || fd.Message() == nil {
-			return fmt.Errorf("update_mask: %q goes into %s, which is not a message", path, seg)
+			return fmt.Errorf("update_mask: %q goes into %s, which is not an object", path, seg)
 		}
 		child, ok := node[seg]
 		if ok && len(child) == 0 {
