@@ -3,6 +3,7 @@ package rest_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/livechat-gateway/gateway/internal/testutil"
@@ -43,5 +44,16 @@ func TestDecodeRefusalMessages(t *testing.T) {
 			got.Error.Type != "validation" || got.Error.Message != tc.want {
 			t.Errorf("%s %s = %d %s, want 422 validation %q", tc.action, tc.body, status, body, tc.want)
 		}
+	}
+}
+
+// TestDepthRefusalNamesSnakeCase checks that a body too deep under a field the client named in
+// lowerCamelCase, which protojson takes, is refused naming the field in snake_case.
+func TestDepthRefusalNamesSnakeCase(t *testing.T) {
+	gw, _ := newGateway(t)
+	body := `{"id":"a","workScheduler":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`
+	status, got := post(t, gw, testutil.Action(t, "update_agent"), body)
+	if want := "work_scheduler: nests objects and arrays deeper than 64 levels"; status != http.StatusUnprocessableEntity || !strings.Contains(got, `"message":"`+want+`"`) {
+		t.Errorf("update_agent, too deep under workScheduler = %d %s, want 422 %q", status, got, want)
 	}
 }

@@ -147,6 +147,14 @@ func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 // given".
 func (m *Marshaler) Unmarshal(data []byte, v any) error {
 	if err := wire.CheckDepth(data, cmp.Or(m.MaxDepth, wire.DefaultMaxDepth)); err != nil {
+		// The key as the client wrote it, unless it is a field's lowerCamel name, which
+		// protojson takes: refusals name fields in snake_case.
+		var deep *wire.DepthError
+		if msg, ok := v.(proto.Message); ok && errors.As(err, &deep) {
+			if fd := msg.ProtoReflect().Descriptor().Fields().ByJSONName(deep.Field); fd != nil {
+				deep.Field = string(fd.Name())
+			}
+		}
 		return err
 	}
 	if len(bytes.TrimSpace(data)) > 0 {

@@ -68,8 +68,13 @@ func messageBodies(md protoreflect.MessageDescriptor, depth int) []Malformed {
 			out = append(out, Malformed{`{"` + name + `":` + b.Body + `}`, join(name, b.Path)})
 		}
 		out = append(out, Malformed{`{"` + name + `":{},"` + name + `":{}}`, name})
-		if fd.JSONName() != name {
-			out = append(out, Malformed{`{"` + name + `":{},"` + fd.JSONName() + `":{}}`, name})
+		if json := fd.JSONName(); json != name {
+			// protojson takes the lowerCamel name too; a refusal names the field as the
+			// upstream does.
+			out = append(out, Malformed{`{"` + name + `":{},"` + json + `":{}}`, name})
+			for _, v := range wrongValues {
+				out = append(out, Malformed{`{"` + json + `":` + v + `}`, name})
+			}
 		}
 	}
 	return out

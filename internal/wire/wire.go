@@ -188,7 +188,7 @@ func (t maskTree) add(md protoreflect.MessageDescriptor, path string) error {
 			return nil
 		}
 		if fd.IsList() || fd.IsMap() || fd.Message() == nil {
-			return fmt.Errorf("update_mask: %q goes into %s, which is not an object", path, seg)
+			return fmt.Errorf("update_mask: %q goes inside %s, which is sent whole", path, seg)
 		}
 		child, ok := node[seg]
 		if ok && len(child) == 0 {
