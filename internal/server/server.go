@@ -1,7 +1,8 @@
 // Package server wires the gateway: the gRPC server with the generic service, health and
 // reflection, and the HTTP server with the REST surface (grpc-gateway over an in-memory gRPC
-// connection to the same server, so that both surfaces take the same path, interceptors
-// included), /healthz, /readyz and /openapi.json.
+// connection to a server of the same service, so that both surfaces take the same path,
+// interceptors included), /healthz, /readyz, /metrics, /openapi.json (OpenAPI 3.1) and
+// /swagger.json (Swagger 2.0).
 package server
 
 import (
