@@ -245,23 +245,31 @@ func explainField(path string, fd protoreflect.FieldDescriptor, n *node) *Decode
 		if n.kind != '{' {
 			return &DecodeError{Path: path, Problem: "must be an object"}
 		}
-		seen := map[string]bool{}
-		for _, m := range n.members {
-			kpath := joinKey(path, m.key)
-			if seen[m.key] {
-				return &DecodeError{Path: kpath, Problem: "given twice"}
-			}
-			seen[m.key] = true
+		return eachMember(path, n, func(kpath string, m member) *DecodeError {
 			if e := explainMapKey(kpath, fd.MapKey(), m.key); e != nil {
 				return e
 			}
-			if e := explainSingular(kpath, fd.MapValue(), m.value); e != nil {
-				return e
-			}
-		}
-		return nil
+			return explainSingular(kpath, fd.MapValue(), m.value)
+		})
 	}
 	return explainSingular(path, fd, n)
+}
+
+// eachMember calls fn with each member of the object n and its path, in order, refusing a key
+// given twice; it returns the first problem found.
+func eachMember(path string, n *node, fn func(kpath string, m member) *DecodeError) *DecodeError {
+	seen := map[string]bool{}
+	for _, m := range n.members {
+		kpath := joinKey(path, m.key)
+		if seen[m.key] {
+			return &DecodeError{Path: kpath, Problem: "given twice"}
+		}
+		seen[m.key] = true
+		if e := fn(kpath, m); e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // explainMapKey explains key, a key of a map whose keys are fd.
@@ -372,16 +380,8 @@ func explainAny(path string, n *node) *DecodeError {
 			return &DecodeError{Path: path, Problem: "is a number too large to hold"}
 		}
 	case '{':
-		seen := map[string]bool{}
-		for _, m := range n.members {
-			kpath := joinKey(path, m.key)
-			if seen[m.key] {
-				return &DecodeError{Path: kpath, Problem: "given twice"}
-			}
-			seen[m.key] = true
-			if e := explainAny(kpath, m.value); e != nil {
-				return e
-			}
+		if e := eachMember(path, n, func(kpath string, m member) *DecodeError { return explainAny(kpath, m.value) }); e != nil {
+			return e
 		}
 	case '[':
 		for i, el := range n.elems {
