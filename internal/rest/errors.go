@@ -35,11 +35,30 @@ type errorDetail struct {
 func errorHandler(o Options) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 		c := callOf(ctx)
+		refused := c != nil && !c.reached.Load()
+		if refused {
+			SetLifecycle(w, r, o.Lifecycle)
+		}
 		httpStatus := writeStatus(ctx, w, err, c != nil && c.tooLarge.Load())
-		if c != nil && !c.reached.Load() && o.Refused != nil {
+		if refused && o.Refused != nil {
 			method, _ := runtime.RPCMethod(ctx)
 			o.Refused(ctx, method, fmt.Errorf("HTTP %d: %w", httpStatus, err), time.Since(c.start))
 		}
+	}
+}
+
+// SetLifecycle sets the Legacy and Deprecation headers that lifecycle (Options.Lifecycle, nil for
+// none) gives for r on w.
+func SetLifecycle(w http.ResponseWriter, r *http.Request, lifecycle func(*http.Request) (string, string)) {
+	if lifecycle == nil {
+		return
+	}
+	legacy, deprecation := lifecycle(r)
+	if legacy != "" {
+		w.Header().Set("Legacy", legacy)
+	}
+	if deprecation != "" {
+		w.Header().Set("Deprecation", deprecation)
 	}
 }
 

@@ -45,6 +45,10 @@ type Options struct {
 	// these ones are logged and counted too. Calls are tracked only through Handler, and reach
 	// the server through a connection with ClientInterceptor.
 	Refused func(ctx context.Context, method string, err error, elapsed time.Duration)
+	// Lifecycle, when set, gives the Legacy and Deprecation headers that a call the REST
+	// surface refused itself answers with, as every upstream answer carries them: those of the
+	// upstream's last answer to a call like r.
+	Lifecycle func(r *http.Request) (legacy, deprecation string)
 }
 
 func (o Options) maxBodyBytes() int { return cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes) }

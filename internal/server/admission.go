@@ -24,6 +24,8 @@ type admission struct {
 	n     atomic.Int64
 	calls *callRecorder
 	shed  *metrics.Counter
+	// lifecycle gives the headers of a refused REST call (rest.Options.Lifecycle).
+	lifecycle func(*http.Request) (legacy, deprecation string)
 }
 
 func newAdmission(max int, calls *callRecorder, reg *metrics.Registry) *admission {
@@ -76,6 +78,7 @@ func (a *admission) rest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.admit() {
 			a.shed.Inc("rest")
+			rest.SetLifecycle(w, r, a.lifecycle)
 			rest.WriteError(r.Context(), w, errOverloaded)
 			method := "unknown"
 			if act, ok := restByPath[r.URL.Path]; ok {

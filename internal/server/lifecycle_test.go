@@ -10,7 +10,8 @@ import (
 )
 
 // TestRefusalsCarryLifecycleHeaders: once the upstream has answered with its Deprecation header,
-// the gateway's own refusals (a rule broken, no credential) carry it too, over gRPC and REST, as
+// the gateway's own refusals (a rule broken, no credential, a body that does not decode) carry it
+// too, over gRPC and REST, as
 // every upstream answer does; before any answer from the region, there is none to send.
 func TestRefusalsCarryLifecycleHeaders(t *testing.T) {
 	v := newEnv(t)
@@ -34,6 +35,11 @@ func TestRefusalsCarryLifecycleHeaders(t *testing.T) {
 				t.Errorf("gRPC refusal = %v with deprecation %v, want %q", err, header.Get("deprecation"), emulator.DefaultDeprecation)
 			}
 		})
+	}
+	// Refused by the REST surface before the call reaches the service: a body that does not
+	// decode.
+	if got := v.rest(ownerA, a.Name, `{"id":`); got.status != http.StatusUnprocessableEntity || got.header.Get("Deprecation") != emulator.DefaultDeprecation {
+		t.Errorf("REST refusal of a malformed body = %d with Deprecation %q, want 422 with %q", got.status, got.header.Get("Deprecation"), emulator.DefaultDeprecation)
 	}
 	// Another region has not answered yet: nothing to send for it.
 	if got := v.rest(ownerF, a.Name, `{}`); got.header.Get("Deprecation") != "" {

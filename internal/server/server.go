@@ -170,7 +170,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	restOpts := rest.Options{MaxBodyBytes: cfg.MaxRequestBytes, MaxDepth: cfg.MaxJSONDepth, Refused: calls.refused}
+	restOpts := rest.Options{MaxBodyBytes: cfg.MaxRequestBytes, MaxDepth: cfg.MaxJSONDepth, Refused: calls.refused,
+		Lifecycle: func(r *http.Request) (string, string) {
+			return up.Lifecycle(r.Header.Get("Authorization"), r.Header.Get("X-Region"))
+		},
+	}
+	adm.lifecycle = restOpts.Lifecycle
 	mux := runtime.NewServeMux(rest.ServeMuxOptions(restOpts)...)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		configv1.RegisterAgentServiceHandler,
