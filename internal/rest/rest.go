@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/service"
 	"github.com/livechat-gateway/gateway/internal/spec"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
@@ -62,6 +63,7 @@ func ServeMuxOptions(o Options) []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, m),
 		runtime.WithErrorHandler(errorHandler(o)),
+		runtime.WithForwardResponseRewriter(restoreEmpties(m)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -103,8 +105,43 @@ func NewMarshaler() *Marshaler {
 	}}
 }
 
+// rawJSON is an answer already written as JSON, which Marshal writes as it is.
+type rawJSON []byte
+
+// restoreEmpties returns the rewriter of answers that puts back the empty lists and maps of the
+// upstream's answer, which the service sends as service.MDEmpties and protobuf cannot carry, so
+// that a REST answer has the upstream's keys: "notifications": [], "agent_priorities": {}.
+// An answer without empties is left to grpc-gateway to write, as usual.
+func restoreEmpties(m *Marshaler) runtime.ForwardResponseRewriter {
+	return func(ctx context.Context, resp proto.Message) (any, error) {
+		md, ok := runtime.ServerMetadataFromContext(ctx)
+		if !ok {
+			return resp, nil
+		}
+		empties := md.HeaderMD.Get(service.MDEmpties)
+		if len(empties) == 0 {
+			return resp, nil
+		}
+		var body any = resp
+		if rb, ok := resp.(interface{ XXX_ResponseBody() any }); ok {
+			body = rb.XXX_ResponseBody()
+		}
+		b, err := m.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		if b, err = wire.RestoreEmpties(b, empties[0]); err != nil {
+			return resp, nil // the answer without its empties: still the right values
+		}
+		return rawJSON(b), nil
+	}
+}
+
 // Marshal writes v, a message or the value of a response_body field, as JSON.
 func (m *Marshaler) Marshal(v any) ([]byte, error) {
+	if raw, ok := v.(rawJSON); ok {
+		return raw, nil
+	}
 	switch rv := reflect.ValueOf(v); {
 	case rv.Kind() == reflect.Slice && rv.IsNil():
 		return []byte("[]"), nil

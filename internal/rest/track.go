@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/livechat-gateway/gateway/internal/service"
 )
 
 // call is what Handler tracks of one REST call.
@@ -42,13 +45,16 @@ func Handler(mux http.Handler, o Options) http.Handler {
 	})
 }
 
-// ClientInterceptor marks each call as having reached the gRPC server, for Handler's tracking.
-// Install it on the connection that the ServeMux calls the server through.
+// ClientInterceptor marks each call as having reached the gRPC server, for Handler's tracking,
+// and tells the service that the call is the REST surface's, which asks it for the empty lists
+// and maps of the upstream's answer (service.MDEmpties). Install it on the connection that the
+// ServeMux calls the server through.
 func ClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if c := callOf(ctx); c != nil {
 			c.reached.Store(true)
 		}
+		ctx = metadata.AppendToOutgoingContext(ctx, service.MDSurface, "rest")
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }

@@ -206,12 +206,15 @@ func entryKey(id, region string, a *action.Action, body []byte) string {
 type answer struct {
 	resp                proto.Message
 	legacy, deprecation string
-	at                  time.Time // when the upstream call that answered began, for shared answers
+	// empties are the places of the empty lists and maps of the upstream's answer, which resp
+	// cannot hold (wire.EmptyPaths), for the REST surface to put back.
+	empties string
+	at      time.Time // when the upstream call that answered began, for shared answers
 }
 
 // clone returns a copy of ans that its caller's stream may marshal on its own.
 func (ans *answer) clone() *answer {
-	return &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation, at: ans.at}
+	return &answer{resp: proto.Clone(ans.resp), legacy: ans.legacy, deprecation: ans.deprecation, empties: ans.empties, at: ans.at}
 }
 
 // read serves a read through the cache. fetch makes the upstream call.
@@ -579,18 +582,18 @@ func (p *pendingBumps) expire(now time.Time) {
 // update sets some from the state. p.mu is held.
 func (p *pendingBumps) update() { p.some.Store(len(p.at) > 0 || !p.distrustTo.IsZero()) }
 
-// encodeAnswer serializes an answer: the lifecycle headers, length-prefixed, then the response
-// message in the protobuf wire format.
+// encodeAnswer serializes an answer: the lifecycle headers and the empties, each
+// length-prefixed, then the response message in the protobuf wire format.
 func encodeAnswer(ans *answer) ([]byte, error) {
 	msg, err := proto.MarshalOptions{Deterministic: true}.Marshal(ans.resp)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(msg)+len(ans.legacy)+len(ans.deprecation)+4)
-	b = binary.AppendUvarint(b, uint64(len(ans.legacy)))
-	b = append(b, ans.legacy...)
-	b = binary.AppendUvarint(b, uint64(len(ans.deprecation)))
-	b = append(b, ans.deprecation...)
+	b := make([]byte, 0, len(msg)+len(ans.legacy)+len(ans.deprecation)+len(ans.empties)+6)
+	for _, f := range []string{ans.legacy, ans.deprecation, ans.empties} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
 	return append(b, msg...), nil
 }
 
@@ -612,9 +615,13 @@ func decodeAnswer(a *action.Action, b []byte) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
+	empties, err := field()
+	if err != nil {
+		return nil, err
+	}
 	resp := a.NewResponse()
 	if err := proto.Unmarshal(b, resp); err != nil {
 		return nil, err
 	}
-	return &answer{resp: resp, legacy: legacy, deprecation: deprecation}, nil
+	return &answer{resp: resp, legacy: legacy, deprecation: deprecation, empties: empties}, nil
 }

@@ -103,7 +103,8 @@ func (k *keyring) sealer(auth string) (cipher.AEAD, error) {
 // neither the header nor the key can be changed, nor the entry moved to another key, without the
 // entry failing to open.
 const (
-	entryVersion   = 1
+	// entryVersion 2 added the answer's empties: version 1 entries are misses.
+	entryVersion   = 2
 	entryHeaderLen = 1 + 8 + 8
 )
 

@@ -42,6 +42,11 @@ const (
 	MDRegion        = "x-region"
 	MDLegacy        = "legacy"
 	MDDeprecation   = "deprecation"
+	// MDSurface is set to "rest" by the REST surface's in-memory client, and asks for MDEmpties.
+	MDSurface = "x-gateway-surface"
+	// MDEmpties carries, to the REST surface, the places of the empty lists and maps of the
+	// upstream's answer (wire.EmptyPaths), which protobuf cannot: the REST surface puts them back.
+	MDEmpties = "x-gateway-empties-bin" // binary: keys of the answer may be any text
 )
 
 // Service serves the API. Create it with New.
@@ -213,7 +218,7 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		if err := wire.DecodeResponse(a, resp.Body, out, wire.LenientUnmarshalOptions()); err != nil {
 			return nil, s.badAnswer(ctx, a, resp, "its fields are not the action's answer's")
 		}
-		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation}, nil
+		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation, empties: wire.EmptyPaths(resp.Body)}, nil
 	}
 	var ans *answer
 	if a.Read && s.reads != nil {
@@ -237,6 +242,9 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		s.reads.wrote(ctx, auth)
 	}
 	setLifecycle(ctx, ans.legacy, ans.deprecation)
+	if ans.empties != "" && first(md, MDSurface) == "rest" {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(MDEmpties, ans.empties)) // fails only outside a gRPC call
+	}
 	return ans.resp, true, nil
 }
 
