@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"fmt"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 )
 
@@ -43,6 +46,84 @@ func TestRESTAnswersAreTheUpstreams(t *testing.T) {
 					t.Errorf("%s: gateway %d %s\nupstream %d %s", call, got.status, got.body, want.status, want.body)
 				}
 			}
+		})
+	}
+}
+
+// TestRESTIsTheUpstreamsSurface is the differential test of the whole REST surface: one sequence
+// of calls (writes and reads, null bodies and nested nulls, empty lists and maps, and every error
+// type the emulator produces) goes to an emulator directly and, over REST through the gateway,
+// to a second emulator started the same way (same seed, so generated ids agree). Each pair of
+// answers must have the same status, error type and JSON body.
+func TestRESTIsTheUpstreamsSurface(t *testing.T) {
+	opts := []emulator.Option{specWorld(t), emulator.WithSeed(7)}
+	v := newEnv(t, opts...) // the gateway, in front of v.emu
+	direct, err := emulator.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(direct)
+	t.Cleanup(srv.Close)
+	d := &env{t: t, emuURL: srv.URL}
+
+	compare := func(t *testing.T, token, action, body string) {
+		t.Helper()
+		want := d.direct(token, action, body)
+		got := v.rest(token, action, body)
+		if got.status != want.status || !testutil.JSONEqual(t, got.body, want.body) {
+			t.Errorf("%s %s:\ngateway  %d %s\nupstream %d %s", action, body, got.status, got.body, want.status, want.body)
+		}
+	}
+	group := `{"name":"Diff","agent_priorities":{"owner-a@example.com":"normal"}}`
+	calls := []struct{ token, action, body string }{
+		{ownerA, "list_groups", `{"fields":["agent_priorities","routing_status"]}`},
+		{ownerA, "create_group", group},
+		{ownerA, "create_group", `{"name":"Diff 2","agent_priorities":{"owner-a@example.com":"normal"},"language_code":null}`},
+		{ownerA, "list_groups", `{"fields":["agent_priorities","routing_status"]}`},
+		{ownerA, "create_agent", `{"id":"diff@example.com","name":"Diff","notifications":null,"work_scheduler":null}`},
+		{ownerA, "get_agent", `{"id":"diff@example.com","fields":["notifications","work_scheduler","email_subscriptions","groups"]}`},
+		{ownerA, "update_agent", `{"id":"diff@example.com","job_title":"Tester","notifications":null}`},
+		{ownerA, "get_agent", `{"id":"diff@example.com","fields":["notifications","job_title"]}`},
+		{ownerA, "list_agents", `{"filters":{"group_ids":null},"fields":["groups","notifications"]}`},
+		{ownerA, "request_agent_unsuspension", `null`},
+		{ownerA, "list_registered_webhooks", `null`},
+		{ownerA, "create_bot", `{"name":"Diff Bot","webhooks":{"url":"https://example.com/h","secret_key":"k","actions":[{"name":"incoming_chat","filters":null,"additional_data":null}]}}`},
+		{ownerA, "list_bots", `{"all":true}`},
+		{readonlyA, "list_bots", `{}`},
+		{ownerA, "delete_agent", `{"id":"diff@example.com"}`},
+		{ownerA, "get_agent", `{"id":"diff@example.com"}`},
+		{ownerA, "list_agents", `{}`},
+	}
+	for i, c := range calls {
+		t.Run(fmt.Sprintf("%02d %s", i, c.action), func(t *testing.T) { compare(t, c.token, c.action, c.body) })
+	}
+
+	// Every error type, on a write, which the gateway sends once, as the upstream answers it;
+	// internal on a read (a write's 5xx has an unknown outcome, which the gateway says in its
+	// message), and misdirected_request for both of the gateway's attempts (it repairs the first).
+	for _, typ := range emulator.ErrorTypes() {
+		t.Run("error "+typ, func(t *testing.T) {
+			action, body, times := "create_group", group, 1
+			switch typ {
+			case "internal":
+				action, body, times = "list_groups", `{}`, 3 // every attempt of the read
+			case "misdirected_request":
+				times = 2
+			}
+			if err := direct.SetFault(action, emulator.Fault{Error: typ, Times: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.emu.SetFault(action, emulator.Fault{Error: typ, Times: times}); err != nil {
+				t.Fatal(err)
+			}
+			// no-cache: a cached answer would stand in for the read.
+			want := d.direct(ownerA, action, body)
+			got := v.rest(ownerA, action, body, "Cache-Control", "no-cache")
+			if got.status != want.status || !testutil.JSONEqual(t, got.body, want.body) {
+				t.Errorf("%s forced:\ngateway  %d %s\nupstream %d %s", typ, got.status, got.body, want.status, want.body)
+			}
+			direct.ClearFaults()
+			v.emu.ClearFaults()
 		})
 	}
 }
