@@ -220,6 +220,11 @@ func (m *Marshaler) Unmarshal(data []byte, v any) error {
 		}
 		return nil
 	}
+	if hasTopKey(data, "update_mask", "updateMask") {
+		// The upstream has no update_mask: over REST the body is the client's whole intent, and
+		// the gateway infers the mask from its keys (inferUpdateMask).
+		return &wire.DecodeError{Path: "update_mask", Problem: "unknown field"}
+	}
 	if err := wire.UnmarshalRequest(m.UnmarshalOptions, data, msg); err != nil {
 		return err
 	}
@@ -253,6 +258,27 @@ var bodyFields = sync.OnceValue(func() map[reflect.Type]protoreflect.FieldDescri
 // bodyField returns the field that v, a pointer to a field of a request, is, or nil.
 func bodyField(v any) protoreflect.FieldDescriptor {
 	return bodyFields()[reflect.TypeOf(v)]
+}
+
+// hasTopKey reports whether data, a JSON object, has one of keys at its top level.
+func hasTopKey(data []byte, keys ...string) bool {
+	found := false
+	for _, k := range keys {
+		found = found || bytes.Contains(data, []byte(k))
+	}
+	if !found {
+		return false // the common case, cheaply
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return false // left to the decoder to refuse
+	}
+	for _, k := range keys {
+		if _, ok := top[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // inferUpdateMask sets an update_mask that the client left unset to the keys of the JSON body,
