@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -66,13 +67,15 @@ func TestRESTIsTheUpstreamsSurface(t *testing.T) {
 	t.Cleanup(srv.Close)
 	d := &env{t: t, emuURL: srv.URL}
 
-	compare := func(t *testing.T, token, action, body string) {
+	// compare sends the call both ways and returns the upstream's answer.
+	compare := func(t *testing.T, token, action, body string) string {
 		t.Helper()
 		want := d.direct(token, action, body)
 		got := v.rest(token, action, body)
 		if got.status != want.status || !testutil.JSONEqual(t, got.body, want.body) {
 			t.Errorf("%s %s:\ngateway  %d %s\nupstream %d %s", action, body, got.status, got.body, want.status, want.body)
 		}
+		return want.body
 	}
 	group := `{"name":"Diff","agent_priorities":{"owner-a@example.com":"normal"}}`
 	calls := []struct{ token, action, body string }{
@@ -97,6 +100,23 @@ func TestRESTIsTheUpstreamsSurface(t *testing.T) {
 	for i, c := range calls {
 		t.Run(fmt.Sprintf("%02d %s", i, c.action), func(t *testing.T) { compare(t, c.token, c.action, c.body) })
 	}
+	// The reads not above, on what the sequence made: every read action is compared.
+	t.Run("the other reads", func(t *testing.T) {
+		var bot struct {
+			ID string `json:"bot_agent_id"`
+		}
+		json.Unmarshal([]byte(compare(t, ownerA, "create_bot", `{"name":"Diff Bot 2"}`)), &bot)
+		var grp struct {
+			ID int `json:"id"`
+		}
+		json.Unmarshal([]byte(compare(t, ownerA, "create_group", `{"name":"Diff 3","agent_priorities":{"owner-a@example.com":"normal"}}`)), &grp)
+		compare(t, ownerA, "get_bot", fmt.Sprintf(`{"bot_agent_id":%q}`, bot.ID))
+		compare(t, ownerA, "get_group", fmt.Sprintf(`{"id":%d,"fields":["agent_priorities","routing_status"]}`, grp.ID))
+		compare(t, ownerA, "list_registered_properties", `{"all":true}`)
+		compare(t, ownerA, "list_license_properties", `{}`)
+		compare(t, ownerA, "list_group_properties", fmt.Sprintf(`{"group_id":%d}`, grp.ID))
+		compare(t, testutil.SpecToken, "list_agents", `{"fields":["groups","notifications","work_scheduler","email_subscriptions"]}`)
+	})
 
 	// Every error type, on a write, which the gateway sends once, as the upstream answers it;
 	// internal on a read (a write's 5xx has an unknown outcome, which the gateway says in its
