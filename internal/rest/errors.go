@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
@@ -158,6 +159,8 @@ func incomingHeader(key string) (string, bool) {
 		return service.MDRegion, true
 	case "Cache-Control":
 		return service.MDCacheControl, true
+	case "X-Request-Id":
+		return requestid.Key, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
@@ -36,12 +37,18 @@ func Handler(mux http.Handler, o Options) http.Handler {
 	limit := int64(o.maxBodyBytes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{start: time.Now()}
+		// The request id: the caller's when sane, else a new one. It reaches the service as
+		// x-request-id metadata, and the caller in the answer, refusals included.
+		id := requestid.Or(r.Header.Get("X-Request-Id"))
+		r.Header.Set("X-Request-Id", id)
+		w.Header().Set("X-Request-Id", id)
 		if r.ContentLength > limit {
 			r.Body = tooLargeBody{c, limit}
 		} else {
 			r.Body = &limitedBody{http.MaxBytesReader(w, r.Body, limit), c}
 		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+		ctx := requestid.With(context.WithValue(r.Context(), callKey{}, c), id)
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

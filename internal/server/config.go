@@ -61,6 +61,7 @@ type Config struct {
 	DrainDelay      time.Duration
 	ShutdownTimeout time.Duration // GATEWAY_SHUTDOWN_TIMEOUT: how long in-flight calls may finish
 	LogLevel        slog.Level    // LOG_LEVEL
+	PprofAddr       string        // PPROF_ADDR: net/http/pprof's listener; unset: off
 }
 
 // Defaults returns the configuration when no variable is set.
@@ -135,6 +136,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	str("GATEWAY_HTTP_ADDR", &c.HTTPAddr)
 	str("LIVECHAT_API_URL", &c.UpstreamURL)
 	str("REDIS_URL", &c.RedisURL)
+	str("PPROF_ADDR", &c.PprofAddr)
 	str("CACHE_KEY_SECRET", &c.CacheKeySecret)
 	dur("CACHE_TTL", &c.CacheTTL)
 	dur("CACHE_STALE_IF_ERROR", &c.CacheStaleIfError)
@@ -176,6 +178,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port, such as :9090", a.name, a.addr))
 		}
+	}
+	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("PPROF_ADDR=%q: want host:port, such as 127.0.0.1:6060", c.PprofAddr))
 	}
 	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("LIVECHAT_API_URL=%q: want an absolute http or https URL", c.UpstreamURL))

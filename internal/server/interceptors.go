@@ -14,6 +14,7 @@ import (
 
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/metrics"
+	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
@@ -71,6 +72,23 @@ func (c *callRecorder) refused(ctx context.Context, method string, err error, la
 		msg = strings.ToValidUTF8(msg[:300], "") + "…"
 	}
 	c.record(ctx, method, err, latency, "surface", "rest", "refused", msg)
+}
+
+// requestIDs gives each call its request id: the caller's x-request-id metadata when it is a sane
+// one (the REST surface sets it from X-Request-Id, or generates it), else a new one. The id is in
+// the call's context, so on every log line of the call and on its upstream request, and is
+// returned as x-request-id header metadata.
+func requestIDs() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		var given string
+		if v := md.Get(requestid.Key); len(v) > 0 {
+			given = v[0]
+		}
+		id := requestid.Or(given)
+		_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Key, id)) // fails only outside a gRPC call
+		return handler(requestid.With(ctx, id), req)
+	}
 }
 
 // recoverPanics turns a panic in a handler into INTERNAL, logged with its stack, so that one bad

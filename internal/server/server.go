@@ -31,6 +31,7 @@ import (
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/metrics"
+	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
 	"github.com/livechat-gateway/gateway/internal/upstream"
@@ -58,6 +59,8 @@ type Gateway struct {
 	health    *health.Server
 
 	grpcLn, httpLn net.Listener
+	pprof          *http.Server // PPROF_ADDR's, or nil
+	pprofLn        net.Listener
 	inproc         *bufconn.Listener // the REST surface's connection to the gRPC server
 	conn           *grpc.ClientConn
 	ready          atomic.Bool
@@ -94,6 +97,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		return nil, errors.New("server: no logger")
 	}
+	log = requestid.Logger(log) // every line logged in a call names its request id
 	up, err := upstream.New(upstream.Options{
 		BaseURL: cfg.UpstreamURL, Timeout: cfg.UpstreamTimeout, Logger: log,
 		MaxConns:         cfg.UpstreamMaxConns,
@@ -133,7 +137,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	calls := newCallRecorder(log, reg)
 	adm := newAdmission(cfg.MaxInFlight, calls, reg)
 	common := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverPanics(log), calls.logCalls()),
+		grpc.ChainUnaryInterceptor(requestIDs(), recoverPanics(log), calls.logCalls()),
 		grpc.ForceServerCodecV2(svc.Codec()),
 	}
 	g.grpc = grpc.NewServer(append(common,
@@ -217,6 +221,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("HTTP listener: %w", err)
 	}
+	if cfg.PprofAddr != "" {
+		if g.pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
+			return nil, fmt.Errorf("PPROF_ADDR listener: %w", err)
+		}
+		g.pprof = newPprof(log)
+	}
 	built = true
 	return g, nil
 }
@@ -232,6 +242,9 @@ func (g *Gateway) release() {
 	if g.httpLn != nil {
 		g.httpLn.Close()
 	}
+	if g.pprofLn != nil {
+		g.pprofLn.Close()
+	}
 	g.svc.Close()
 	g.store.Close()
 }
@@ -246,10 +259,14 @@ func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
 // ready, lets in-flight calls finish within the shutdown timeout, and returns nil. It returns an
 // error if a server fails.
 func (g *Gateway) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- g.grpc.Serve(g.grpcLn) }()
 	go func() { errc <- g.inprocSrv.Serve(g.inproc) }()
 	go func() { errc <- g.http.Serve(g.httpLn) }()
+	if g.pprof != nil {
+		go func() { errc <- g.pprof.Serve(g.pprofLn) }()
+		g.log.Info("profiling on PPROF_ADDR", "addr", g.PprofAddr().String())
+	}
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	g.ready.Store(true)
 	g.log.Info("gateway serving", "grpc", g.GRPCAddr().String(), "http", g.HTTPAddr().String(), "upstream", g.cfg.UpstreamURL)
@@ -290,6 +307,9 @@ func (g *Gateway) shutdown() {
 	})
 	wg.Go(func() { g.stopGRPC(ctx, g.grpc) })
 	wg.Wait()
+	if g.pprof != nil {
+		g.pprof.Close() // profiles may run for many seconds: no call of a client's to finish
+	}
 	g.conn.Close()
 	// The servers have stopped, so no call waits on a shared upstream call any more: cancel
 	// those still running and wait for them (and their cache fills) before the store closes.

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/livechat-gateway/gateway/internal/action"
+	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/spec"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 	"github.com/livechat-gateway/gateway/internal/wire"
@@ -202,7 +203,13 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		}
 		return nil, false, s.internal(ctx, a, err)
 	}
+	callerID := requestid.From(ctx)
 	fetch := func(ctx context.Context) (*answer, error) {
+		if requestid.From(ctx) == "" {
+			// A shared call runs in a context of its own: it sends the id of the caller that
+			// started it.
+			ctx = requestid.With(ctx, callerID)
+		}
 		resp, err := s.up.Do(ctx, &upstream.Request{
 			Action: a.Name, Read: a.Read, Body: body, Authorization: auth, Region: region,
 		})

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/livechat-gateway/gateway/internal/requestid"
 )
 
 // Defaults of Options, used where a field is zero.
@@ -494,6 +496,9 @@ func (c *Client) once(ctx context.Context, r *Request, region string, redact fun
 		req.Header.Set("Authorization", r.Authorization)
 	}
 	req.Header.Set("X-Region", region)
+	if id := requestid.From(ctx); id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
 
 	hr, err := c.hc.Do(req)
 	connected := gotConn.Load()
