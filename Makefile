@@ -42,11 +42,14 @@ lint:
 	$(STATICCHECK) -tags faults ./...
 	go mod tidy -diff
 	cd tools && go mod tidy -diff
+	cd deploy && go vet ./...
+	cd deploy && go mod tidy -diff
 
 # test: everything CI checks: fresh gen/, lint, every test with the race detector, the fault
 # suite, and the TypeScript client generated from the OpenAPI 3.1 document.
 test: check-generated lint
 	go test -race -count=1 ./...
+	cd deploy && go test -count=1 ./...
 	$(MAKE) test-faults
 	$(MAKE) openapi-check
 
