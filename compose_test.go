@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ func TestComposeFile(t *testing.T) {
 			Command         []string          `yaml:"command"`
 			Environment     map[string]string `yaml:"environment"`
 			StopGracePeriod string            `yaml:"stop_grace_period"`
+			Healthcheck     struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
@@ -49,6 +53,10 @@ func TestComposeFile(t *testing.T) {
 	// the in-flight calls' shutdown timeout.
 	if grace, err := time.ParseDuration(gw.StopGracePeriod); err != nil || grace <= cfg.DrainDelay+cfg.ShutdownTimeout {
 		t.Errorf("the gateway's stop_grace_period %q is not more than GATEWAY_DRAIN_DELAY + GATEWAY_SHUTDOWN_TIMEOUT (%v)", gw.StopGracePeriod, cfg.DrainDelay+cfg.ShutdownTimeout)
+	}
+	// The image is distroless: the check runs the binary in exec form, without a shell.
+	if test := gw.Healthcheck.Test; len(test) < 3 || test[0] != "CMD" || !slices.Contains(test[2:], "-healthcheck") {
+		t.Errorf("the gateway's healthcheck %q does not run the binary with -healthcheck in exec form (CMD)", test)
 	}
 	if !strings.HasPrefix(gw.Environment["LIVECHAT_API_URL"], "http://emulator:") || !strings.Contains(strings.Join(f.Services["emulator"].Command, " "), "0.0.0.0:8081") {
 		t.Errorf("the gateway's upstream %q is not the emulator service listening on 8081", gw.Environment["LIVECHAT_API_URL"])

@@ -2,6 +2,9 @@
 //
 //	gateway        configured by the environment (GATEWAY_GRPC_ADDR, LIVECHAT_API_URL, ...)
 //	gateway -dev   the same, with an in-process emulator as the upstream: works offline
+//	gateway -healthcheck
+//	               asks the gateway of this environment's GATEWAY_HTTP_ADDR for /healthz and exits
+//	               0 if it answers 200, else 1: a container health check without a shell or curl
 //
 // It stops gracefully on SIGINT or SIGTERM: it reports not ready for GATEWAY_DRAIN_DELAY (0 with
 // -dev unless set), then lets in-flight calls finish. A second signal stops it at once.
@@ -42,8 +45,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "use an in-process emulator of the LiveChat API as the upstream (offline)")
+	check := fs.Bool("healthcheck", false, "call /healthz on GATEWAY_HTTP_ADDR and exit 0 if it answers 200, else 1")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *check {
+		addr := getenv("GATEWAY_HTTP_ADDR")
+		if addr == "" {
+			addr = server.Defaults().HTTPAddr
+		}
+		return healthcheck(ctx, addr, stdout)
 	}
 	cfg, err := server.ConfigFromEnv(getenv)
 	if err != nil {
@@ -130,4 +141,36 @@ func loopback(addr net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// healthcheckTimeout bounds the whole of a -healthcheck call.
+const healthcheckTimeout = 2 * time.Second
+
+// healthcheck calls /healthz on the gateway listening on addr (an unspecified host stands for
+// 127.0.0.1) and prints one line: on stdout when it answered 200, else in the error.
+func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: GATEWAY_HTTP_ADDR=%q: want host:port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: unhealthy: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: unhealthy: GET %s answered %s", url, resp.Status)
+	}
+	fmt.Fprintf(stdout, "healthcheck: healthy: GET %s answered %s\n", url, resp.Status)
+	return nil
 }

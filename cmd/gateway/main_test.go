@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -155,5 +158,59 @@ func TestBadConfig(t *testing.T) {
 		if !strings.Contains(string(out), name) {
 			t.Errorf("the error does not name %s:\n%s", name, out)
 		}
+	}
+}
+
+// runHealthcheck runs `gateway -healthcheck` with GATEWAY_HTTP_ADDR=addr and returns its output and
+// whether it exited 0.
+func runHealthcheck(t *testing.T, addr string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-healthcheck")
+	cmd.Env = append(os.Environ(), "RUN_GATEWAY_MAIN=1", "GATEWAY_HTTP_ADDR="+addr)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; lines != 1 {
+		t.Errorf("gateway -healthcheck printed %d lines, want 1:\n%s", lines, out)
+	}
+	return string(out), err == nil
+}
+
+// TestHealthcheck runs `gateway -healthcheck`, the Dockerfile's HEALTHCHECK: 0 against a running
+// gateway (named with an unspecified host, as in the container), 1 against nothing listening
+// and against a /healthz that does not answer 200.
+func TestHealthcheck(t *testing.T) {
+	_, url, _ := startDev(t)
+	if code, err := listGroups(url); err != nil || code != http.StatusOK {
+		t.Errorf("list_groups through gateway -dev = %d, %v", code, err)
+	}
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{":" + port, "0.0.0.0:" + port, "127.0.0.1:" + port} {
+		if out, ok := runHealthcheck(t, addr); !ok || !strings.Contains(out, "healthy") {
+			t.Errorf("gateway -healthcheck with GATEWAY_HTTP_ADDR=%s against a running gateway: exit 0 = %v:\n%s", addr, ok, out)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := ln.Addr().String()
+	ln.Close()
+	if out, ok := runHealthcheck(t, nothing); ok || !strings.Contains(out, "unhealthy") {
+		t.Errorf("gateway -healthcheck against nothing listening: exit 0 = %v:\n%s", ok, out)
+	}
+
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	if out, ok := runHealthcheck(t, strings.TrimPrefix(sick.URL, "http://")); ok || !strings.Contains(out, "503") {
+		t.Errorf("gateway -healthcheck against a /healthz answering 503: exit 0 = %v:\n%s", ok, out)
 	}
 }
