@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,13 +36,13 @@ func main() {
 	defer stop()
 	// The first signal starts the graceful shutdown; a second one stops the process at once.
 	context.AfterFunc(ctx, stop)
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "use an in-process emulator of the LiveChat API as the upstream (offline)")
@@ -62,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	cache.LogTo(log)
+	if names := unknownEnv(environ); len(names) > 0 {
+		// Names only: a value may be a secret.
+		log.Warn("environment variables named like the gateway's that it does not read (a typo?)", "names", names)
+	}
 
 	var emu *emulator.Emulator
 	if *dev {
@@ -82,6 +87,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr())
 	}
 	return g.Run(ctx)
+}
+
+// envPrefixes start the names of the gateway's own variables: a name with one of them that the
+// gateway does not read is most likely a typo, and the setting it meant is not applied.
+var envPrefixes = []string{"GATEWAY_", "CACHE_", "UPSTREAM_"}
+
+// unknownEnv returns, sorted, the names in environ (NAME=value entries, as os.Environ) that start
+// with one of envPrefixes and that server.ConfigFromEnv does not read.
+func unknownEnv(environ []string) []string {
+	known := server.EnvNames()
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !known[name] && slices.ContainsFunc(envPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return slices.Compact(unknown)
 }
 
 // startEmulator serves an emulator on a free loopback port and points cfg at it. The emulator

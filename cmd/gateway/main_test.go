@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,5 +213,38 @@ func TestHealthcheck(t *testing.T) {
 	defer sick.Close()
 	if out, ok := runHealthcheck(t, strings.TrimPrefix(sick.URL, "http://")); ok || !strings.Contains(out, "503") {
 		t.Errorf("gateway -healthcheck against a /healthz answering 503: exit 0 = %v:\n%s", ok, out)
+	}
+}
+
+// TestUnknownEnv: variables named like the gateway's (GATEWAY_, CACHE_, UPSTREAM_) that it does not
+// read are reported at start in one warning, by name and never by value; others are not.
+func TestUnknownEnv(t *testing.T) {
+	got := unknownEnv([]string{"CACHE_TTL=1m", "CACHE_TTLL=1m", "GATEWAY_HTTP_ADRR=:1", "UPSTREAM_TIMEOUTS=3s",
+		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s"})
+	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
+		t.Errorf("unknownEnv = %q, want %q", got, want)
+	}
+
+	// The real command: its gRPC port is taken, so it stops after the start-up checks.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "RUN_GATEWAY_MAIN=1", "GATEWAY_GRPC_ADDR="+taken.Addr().String(), "GATEWAY_HTTP_ADDR=127.0.0.1:0",
+		"CACHE_KEY_SECRETT=secret-value-not-to-log", "UPSTREAM_TIMOUT=secret-value-not-to-log")
+	out, _ := cmd.CombinedOutput()
+	var warnings []string
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "does not read") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "CACHE_KEY_SECRETT") || !strings.Contains(warnings[0], "UPSTREAM_TIMOUT") {
+		t.Errorf("the gateway did not warn once naming CACHE_KEY_SECRETT and UPSTREAM_TIMOUT:\n%s", out)
+	}
+	if strings.Contains(string(out), "secret-value-not-to-log") {
+		t.Errorf("the gateway logged an unknown variable's value:\n%s", out)
 	}
 }

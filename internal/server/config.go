@@ -171,6 +171,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// EnvNames returns the names of the environment variables ConfigFromEnv reads, all of which it
+// reads whatever their values.
+func EnvNames() map[string]bool {
+	read := map[string]bool{}
+	ConfigFromEnv(func(k string) string { read[k] = true; return "" })
+	return read
+}
+
 // Validate reports every bad value of c, each by its variable's name.
 func (c Config) Validate() error {
 	var errs []error
