@@ -483,15 +483,18 @@ func TestSickRedisKilled(t *testing.T) {
 	}
 	// The breaker opened and kept the dead Redis out of the reads' way: the store calls that
 	// reached Redis are the 5 that opened it, those already under way when it opened (one per
-	// worker, and the background retry of owed bumps), and one probe per cool-down since.
+	// worker, and the background retry of owed bumps), one probe per cool-down since, and one
+	// more: on a loaded machine a call admitted just before the breaker opened was seen to
+	// finish after the 5th failure (1 run in about 10 with fuzzers running). Without the
+	// breaker, every read of the load would reach Redis: hundreds.
 	if n := srMetric(t, page, "gateway_cache_store_errors_total", "reason", "skipped"); n == 0 {
 		t.Errorf("no store call was skipped after the kill: the breaker never opened")
 	}
 	failed := srMetric(t, page, "gateway_cache_store_errors_total", "reason", "failed") - failedBefore
 	probes := srProbes(killedAt)
-	if bound := srBreakerFailures + int64(restWorkers+1+1) + probes; failed > bound {
+	if bound := srBreakerFailures + int64(restWorkers+1+1) + probes + 1; failed > bound {
 		t.Errorf("%d store calls reached the dead Redis in %v after the kill, want at most %d (%d to open the breaker, %d under way, %d probes)",
-			failed, time.Since(killedAt).Round(time.Millisecond), bound, srBreakerFailures, restWorkers+2, probes)
+			failed, time.Since(killedAt).Round(time.Millisecond), bound, srBreakerFailures, restWorkers+3, probes)
 	} else {
 		t.Logf("%d store calls reached the dead Redis in %v after the kill (at most %d allowed)", failed, time.Since(killedAt).Round(time.Millisecond), bound)
 	}
