@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -206,16 +207,27 @@ func (e *emulator) kill() {
 	}
 }
 
-// restart starts the emulator again on the port it had, retrying while the port is not free yet.
+// restart starts the emulator again on the port it had, once the port is free again (the
+// killed process's socket may linger for a moment).
 func (e *emulator) restart() {
 	e.t.Helper()
 	e.kill()
 	var err error
-	for range 20 {
+	free := func() bool {
+		ln, lerr := net.Listen("tcp", e.addr)
+		if lerr != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	}
+	for range 3 { // another process may take the port between the check and the start
+		if !testutil.WaitFor(10*time.Second, free) {
+			e.t.Fatalf("the emulator's port %s did not come free", e.addr)
+		}
 		if err = e.start(e.addr); err == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond) // a retry's backoff: each attempt starts a process
 	}
 	e.t.Fatalf("restarting the emulator on %s: %v", e.addr, err)
 }
