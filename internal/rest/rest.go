@@ -164,8 +164,7 @@ func (m *Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
 }
 
 // NewDecoder returns a decoder that reads all of r and decodes it with Unmarshal. It returns
-// io.EOF for an empty body or one that is only null, which grpc-gateway treats as an empty
-// request.
+// io.EOF for an empty body, which grpc-gateway treats as an empty request.
 func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		data, err := io.ReadAll(r)
@@ -175,9 +174,11 @@ func (m *Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
 		if err != nil {
 			return err
 		}
-		if len(bytes.TrimSpace(spec.DropNulls(data))) == 0 {
+		if len(bytes.TrimSpace(data)) == 0 {
 			return io.EOF
 		}
+		// A body that is only null is an empty request too: Unmarshal, which drops the nulls
+		// once, leaves v as it is.
 		return m.Unmarshal(data, v)
 	})
 }
