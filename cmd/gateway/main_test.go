@@ -55,7 +55,7 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 				t.Errorf("the gateway logged %q:\n%s", tok, logs.String())
 			}
 		}
-		if !strings.Contains(logs.String(), `"msg":"call"`) {
+		if !strings.Contains(logs.String(), `"msg":"finished call"`) {
 			t.Errorf("the gateway logged no call:\n%s", logs.String())
 		}
 	})

@@ -4,8 +4,8 @@ package faults
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -146,11 +146,12 @@ func TestHangingUpstream(t *testing.T) {
 	testutil.WaitFor(5*time.Second, func() bool {
 		gwMax, gwEnded = 0, 0
 		for line := range strings.Lines(s.gw.logs()) {
-			var l struct{ Msg, Method, Code, Latency string }
-			if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "call" || !strings.HasSuffix(l.Method, "/GetAgent") || (l.Code != "DeadlineExceeded" && l.Code != "Canceled") {
+			var l callLine
+			if !isCall(line, &l) || l.Method != "GetAgent" || (l.Code != "DeadlineExceeded" && l.Code != "Canceled") {
 				continue
 			}
-			if d, err := time.ParseDuration(l.Latency); err == nil {
+			if ms, err := strconv.ParseFloat(l.TimeMS, 64); err == nil {
+				d := time.Duration(ms * float64(time.Millisecond))
 				gwEnded++
 				gwMax = max(gwMax, d)
 			}

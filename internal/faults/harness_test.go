@@ -433,6 +433,28 @@ func metricSum(page, name string, labels ...string) int64 {
 	return sum
 }
 
+// callsCounted sums the calls counted on /metrics page whose labels include every one of
+// labels: those the gRPC servers handled (grpc_server_handled_total, both surfaces, health
+// checks aside) and those the REST surface refused itself (gateway_rest_refused_total).
+func callsCounted(page string, labels ...string) int64 {
+	api := append([]string{`grpc_service="livechat.`}, labels...)
+	return metricSum(page, "grpc_server_handled_total", api...) + metricSum(page, "gateway_rest_refused_total", labels...)
+}
+
+// callLine is the part of the gateway's call log line ("finished call") that tests read.
+type callLine struct {
+	Msg     string
+	Service string `json:"grpc.service"`
+	Method  string `json:"grpc.method"`
+	Code    string `json:"grpc.code"`
+	TimeMS  string `json:"grpc.time_ms"`
+}
+
+// isCall reports whether line is a call log line, and decodes it into l.
+func isCall(line string, l *callLine) bool {
+	return json.Unmarshal([]byte(line), l) == nil && l.Msg == "finished call"
+}
+
 func allIn(s string, subs []string) bool {
 	for _, sub := range subs {
 		if !strings.Contains(s, sub) {

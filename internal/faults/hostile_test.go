@@ -359,14 +359,14 @@ func TestDeepNesting(t *testing.T) {
 	callLines := func() int {
 		n := 0
 		for line := range strings.Lines(s.gw.logs()) {
-			var l struct{ Msg string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "call" {
+			var l callLine
+			if isCall(line, &l) {
 				n++
 			}
 		}
 		return n
 	}
-	linesBefore, countedBefore := callLines(), metricSum(s.gw.metrics(), "gateway_calls_total")
+	linesBefore, countedBefore := callLines(), callsCounted(s.gw.metrics())
 
 	body := `{"properties":{"` + ns + `":{"string_property":` + nested(5000) + `}}}`
 	a, err := post(context.Background(), restClient, s.gw.httpURL, ownerA, "update_license_properties", body)
@@ -394,9 +394,9 @@ func TestDeepNesting(t *testing.T) {
 		t.Errorf("the deeply nested requests made %d upstream calls, want 0", calls)
 	}
 	// Refused before the handler, they are still calls: logged, and counted.
-	logged, counted := callLines()-linesBefore, metricSum(s.gw.metrics(), "gateway_calls_total")-countedBefore
+	logged, counted := callLines()-linesBefore, callsCounted(s.gw.metrics())-countedBefore
 	if logged != 2 || counted != 2 {
-		t.Errorf("the two refused calls: %d call lines logged and %d counted in gateway_calls_total, want 2 each", logged, counted)
+		t.Errorf("the two refused calls: %d call lines logged and %d counted, want 2 each", logged, counted)
 	}
 }
 
@@ -495,7 +495,7 @@ func TestMalformedCredentials(t *testing.T) {
 	s.emu.reset()
 	agents := pb.NewAgentServiceClient(s.gw.conn)
 	const basic = "ZGFsOm93bmVyLWE6eA==" // dal:owner-a:x
-	refusedBefore := metricSum(s.gw.metrics(), "gateway_calls_total", `code="Unauthenticated"`)
+	refusedBefore := callsCounted(s.gw.metrics(), `grpc_code="Unauthenticated"`)
 	for _, c := range []struct{ name, value string }{
 		// Go's HTTP client trims the header's trailing space: REST sends "Bearer".
 		{"empty bearer", "Bearer "},
@@ -523,11 +523,11 @@ func TestMalformedCredentials(t *testing.T) {
 	}
 	calls := s.emu.totalCalls()
 	// Each refusal is a call like any other: logged, without the token, and counted.
-	refused := metricSum(s.gw.metrics(), "gateway_calls_total", `code="Unauthenticated"`) - refusedBefore
+	refused := callsCounted(s.gw.metrics(), `grpc_code="Unauthenticated"`) - refusedBefore
 	logged := 0
 	for line := range strings.Lines(s.gw.logs()) {
-		var l struct{ Msg, Code string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "call" && l.Code == "Unauthenticated" {
+		var l callLine
+		if isCall(line, &l) && l.Code == "Unauthenticated" {
 			logged++
 		}
 	}
@@ -537,7 +537,7 @@ func TestMalformedCredentials(t *testing.T) {
 		t.Errorf("8 calls with malformed credentials made %d upstream calls, want 0", calls)
 	}
 	if logged != 8 || refused != 8 {
-		t.Errorf("8 calls with malformed credentials: %d call lines logged Unauthenticated and %d counted in gateway_calls_total, want 8 each", logged, refused)
+		t.Errorf("8 calls with malformed credentials: %d call lines logged Unauthenticated and %d counted, want 8 each", logged, refused)
 	}
 	if logs := s.gw.logs(); strings.Contains(logs, ownerA) || strings.Contains(logs, basic) {
 		t.Errorf("the gateway logged a credential:\n%s", tail(logs))

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 
 	"github.com/livechat-gateway/gateway/internal/action"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
@@ -22,15 +23,28 @@ import (
 type admission struct {
 	max   int64
 	n     atomic.Int64
-	calls *callRecorder
-	shed  *metrics.Counter
+	calls *calls
+	shed  *prometheus.CounterVec // surface
 	// lifecycle gives the headers of a refused REST call (rest.Options.Lifecycle).
 	lifecycle func(*http.Request) (legacy, deprecation string)
 }
 
-func newAdmission(max int, calls *callRecorder, reg *metrics.Registry) *admission {
-	return &admission{max: int64(max), calls: calls,
-		shed: reg.Counter("gateway_shed_total", "Calls refused because GATEWAY_MAX_IN_FLIGHT calls were in flight, by surface.", "surface")}
+func newAdmission(limit int, calls *calls, reg prometheus.Registerer) *admission {
+	f := promauto.With(reg)
+	a := &admission{max: int64(limit), calls: calls,
+		shed: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_shed_total",
+			Help: "Calls refused because GATEWAY_MAX_IN_FLIGHT calls were in flight, by surface (grpc, rest).",
+		}, []string{"surface"}),
+	}
+	for _, s := range []string{surfaceGRPC, surfaceREST} {
+		a.shed.WithLabelValues(s) // at 0 from the start, so that an alert's rate works at once
+	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_in_flight_calls",
+		Help: "Calls being served on both surfaces, health checks aside (at most GATEWAY_MAX_IN_FLIGHT).",
+	}, func() float64 { return float64(max(a.n.Load(), 0)) })
+	return a
 }
 
 // errOverloaded is the status of a refused call.
@@ -55,7 +69,7 @@ func (a *admission) unary() grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		if !a.admit() {
-			a.shed.Inc("grpc")
+			a.shed.WithLabelValues(surfaceGRPC).Inc()
 			return nil, errOverloaded
 		}
 		defer a.done()
@@ -77,14 +91,14 @@ var restByPath = func() map[string]*action.Action {
 func (a *admission) rest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.admit() {
-			a.shed.Inc("rest")
+			a.shed.WithLabelValues(surfaceREST).Inc()
 			rest.SetLifecycle(w, r, a.lifecycle)
 			rest.WriteError(r.Context(), w, errOverloaded)
-			method := "unknown"
+			var method string
 			if act, ok := restByPath[r.URL.Path]; ok {
 				method = act.FullMethod()
 			}
-			a.calls.record(r.Context(), method, errOverloaded, 0, "surface", "rest")
+			a.calls.refused(r.Context(), method, errOverloaded, 0)
 			return
 		}
 		defer a.done()

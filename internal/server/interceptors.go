@@ -7,71 +7,165 @@ import (
 	"strings"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/livechat-gateway/gateway/internal/action"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/service"
 )
 
-// callRecorder logs and counts calls: the gRPC server's, REST included, through logCalls, and
-// the REST calls refused before they reached it, through refused.
-type callRecorder struct {
-	log   *slog.Logger
-	calls *metrics.Counter
+// The surfaces a call comes in by: the surface label of the gRPC server series and the surface
+// field of a call's log line.
+const (
+	surfaceGRPC = "grpc"
+	surfaceREST = "rest"
+)
+
+// calls observes the calls of both gRPC servers, the REST surface's included, through the
+// ecosystem's interceptors: the standard grpc_server_* series (go-grpc-middleware's prometheus
+// provider, one set per surface), one log line per call (its logging interceptor, to slog), and
+// panic recovery. It also logs and counts the REST calls that the REST surface refused before
+// they reached a server (refused).
+type calls struct {
+	log     *slog.Logger
+	logger  logging.Logger
+	surface map[string]*grpcprom.ServerMetrics
+	refusal *prometheus.CounterVec // grpc_service, grpc_method, grpc_code
 }
 
-func newCallRecorder(log *slog.Logger, reg *metrics.Registry) *callRecorder {
-	return &callRecorder{log: log, calls: reg.Counter("gateway_calls_total", "Calls by gRPC method and code, REST included.", "method", "code")}
+func newCalls(log *slog.Logger, reg prometheus.Registerer) *calls {
+	c := &calls{
+		log: log,
+		logger: logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
+			log.Log(ctx, slog.Level(level), msg, fields...)
+		}),
+		surface: map[string]*grpcprom.ServerMetrics{},
+		refusal: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_rest_refused_total",
+			Help: "REST calls that the REST surface answered itself, before they reached the gRPC path (a body too large, malformed or too deep, a call shed for load), by the RPC their path routes to (unknown when none) and the code of the answer.",
+		}, []string{"grpc_service", "grpc_method", "grpc_code"}),
+	}
+	for _, s := range []string{surfaceGRPC, surfaceREST} {
+		// One set of the standard series per surface, told apart by a constant label, so that
+		// a dashboard made for any gRPC service works on either or on both summed.
+		m := grpcprom.NewServerMetrics(
+			grpcprom.WithServerCounterOptions(grpcprom.WithConstLabels(prometheus.Labels{"surface": s})),
+			grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramConstLabels(prometheus.Labels{"surface": s})),
+		)
+		reg.MustRegister(m)
+		c.surface[s] = m
+	}
+	return c
 }
 
-// record logs one call line with its method, action, code and latency, and counts it. It logs
-// nothing of the metadata but the region: the authorization metadata holds the caller's token.
-// The error's message is the status's own, which never holds a token either.
-func (c *callRecorder) record(ctx context.Context, method string, err error, latency time.Duration, extra ...any) {
-	code := status.Code(err)
-	attrs := []any{"method", method, "code", code.String(), "latency", latency.String()}
-	if a, ok := action.ByMethod(method); ok {
-		attrs = append(attrs, "action", a.Name)
+// options returns the interceptors of the server of surface, in order: request ids first, so
+// that every line logged in the call names its id; then the metrics and the call's log line,
+// around panic recovery, so that a panic is counted and logged as the INTERNAL it answers.
+// extra run innermost, inside the logging.
+func (c *calls) options(surface string, extra ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(codeLevel),
+		logging.WithFieldsFromContextAndCallMeta(func(ctx context.Context, meta interceptors.CallMeta) logging.Fields {
+			return callFields(ctx, meta, surface)
+		}),
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if r := md.Get(service.MDRegion); len(r) > 0 {
-			attrs = append(attrs, "region", r[0])
-		}
+	recoverOpt := recovery.WithRecoveryHandlerContext(c.recovered)
+	unary := append([]grpc.UnaryServerInterceptor{
+		requestIDs(),
+		c.surface[surface].UnaryServerInterceptor(),
+		withNotes,
+		logging.UnaryServerInterceptor(c.logger, logOpts...),
+		recovery.UnaryServerInterceptor(recoverOpt),
+	}, extra...)
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(
+			c.surface[surface].StreamServerInterceptor(),
+			logging.StreamServerInterceptor(c.logger, logOpts...),
+			recovery.StreamServerInterceptor(recoverOpt),
+		),
 	}
-	level := slog.LevelInfo
-	if code == codes.Internal || code == codes.Unknown {
-		level = slog.LevelError
-	}
-	c.log.Log(ctx, level, "call", append(attrs, extra...)...)
-	c.calls.Inc(method, code.String())
 }
 
-// logCalls logs and counts every call of the gRPC server.
-func (c *callRecorder) logCalls() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		c.record(ctx, info.FullMethod, err, time.Since(start))
-		return resp, err
+// initialize creates the series of every method of s at zero, so that rates and alerts work
+// from the first scrape.
+func (c *calls) initialize(surface string, s *grpc.Server) { c.surface[surface].InitializeMetrics(s) }
+
+// codeLevel logs a call at error level when the gateway failed it, else at info: a client's
+// mistake or an upstream refusal is routine for a gateway.
+func codeLevel(code codes.Code) logging.Level {
+	switch code {
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return logging.LevelError
 	}
+	return logging.LevelInfo
+}
+
+// callFields are the gateway's own fields of a call's log line, next to the interceptor's
+// grpc.* fields: the action, the surface, the caller's region and the cache's outcome. None is
+// taken from the authorization metadata, which holds the caller's token.
+func callFields(ctx context.Context, meta interceptors.CallMeta, surface string) logging.Fields {
+	f := logging.Fields{"surface", surface}
+	if a, ok := action.ByMethod(meta.FullMethod()); ok {
+		f = append(f, "action", a.Name)
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if r := md.Get(service.MDRegion); len(r) > 0 {
+		f = append(f, "region", r[0])
+	}
+	if n := service.NotesFrom(ctx); n != nil && n.Cache() != "" {
+		f = append(f, "cache", n.Cache())
+	}
+	return f
+}
+
+// withNotes gives the call a service.Notes for the service to fill, read by callFields.
+func withNotes(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, _ = service.WithNotes(ctx)
+	return handler(ctx, req)
+}
+
+// recovered logs a handler's panic with its stack and answers INTERNAL, so that one bad call
+// cannot take the gateway down. The panic value is the gateway's own, never a request's text.
+func (c *calls) recovered(ctx context.Context, p any) error {
+	method, _ := grpc.Method(ctx)
+	c.log.ErrorContext(ctx, "panic", "method", method, "panic", p, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
 }
 
 // refused logs and counts a REST call that the REST surface refused before it reached the gRPC
-// server (rest.Options.Refused), with the refusal's status message, which quotes no body.
-func (c *callRecorder) refused(ctx context.Context, method string, err error, latency time.Duration) {
-	if method == "" {
-		method = "unknown" // not routed; a label value must come from a bounded set
+// server (rest.Options.Refused), in the shape of the logging interceptor's line, with the
+// refusal's status message, which quotes no body.
+func (c *calls) refused(ctx context.Context, fullMethod string, err error, latency time.Duration) {
+	svc, method := "unknown", "unknown" // not routed; a label value must come from a bounded set
+	if _, ok := action.ByMethod(fullMethod); ok {
+		svc, method, _ = strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	}
-	msg := err.Error()
+	code := status.Code(err)
+	c.refusal.WithLabelValues(svc, method, code.String()).Inc()
+	msg := status.Convert(err).Message()
 	if len(msg) > 300 {
 		msg = strings.ToValidUTF8(msg[:300], "") + "…"
 	}
-	c.record(ctx, method, err, latency, "surface", "rest", "refused", msg)
+	attrs := []any{
+		"grpc.component", "server", "grpc.service", svc, "grpc.method", method,
+		"grpc.code", code.String(), "surface", surfaceREST, "refused", msg,
+	}
+	attrs = append(attrs, logging.DurationToTimeMillisFields(latency)...)
+	if a, ok := action.ByMethod(fullMethod); ok {
+		attrs = append(attrs, "action", a.Name)
+	}
+	c.log.Log(ctx, slog.Level(codeLevel(code)), "finished call", attrs...)
 }
 
 // requestIDs gives each call its request id: the caller's x-request-id metadata when it is a sane
@@ -88,19 +182,5 @@ func requestIDs() grpc.UnaryServerInterceptor {
 		id := requestid.Or(given)
 		_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Key, id)) // fails only outside a gRPC call
 		return handler(requestid.With(ctx, id), req)
-	}
-}
-
-// recoverPanics turns a panic in a handler into INTERNAL, logged with its stack, so that one bad
-// call cannot take the gateway down.
-func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				log.ErrorContext(ctx, "panic", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
-				err = status.Error(codes.Internal, "internal error")
-			}
-		}()
-		return handler(ctx, req)
 	}
 }

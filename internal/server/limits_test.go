@@ -462,34 +462,34 @@ func (ltRawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 func (ltRawCodec) Name() string { return "proto" }
 
-// ltCallLines counts the gateway's "call" log lines of method with code, and with surface when
+// ltCallLines counts the gateway's call log lines of method with code, and with surface when
 // it is not "".
 func ltCallLines(t *testing.T, logs, method, code, surface string) int {
 	t.Helper()
+	svc, m, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 	n := 0
 	for line := range strings.Lines(logs) {
 		var l map[string]any
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatalf("a log line is not JSON: %q", line)
 		}
-		if l["msg"] == "call" && l["method"] == method && l["code"] == code && (surface == "" || l["surface"] == surface) {
+		if l["msg"] == "finished call" && l["grpc.service"] == svc && l["grpc.method"] == m && l["grpc.code"] == code && (surface == "" || l["surface"] == surface) {
 			n++
 		}
 	}
 	return n
 }
 
-// ltCounted returns gateway_calls_total of method and code.
+// ltCounted returns the calls of method with code counted on /metrics: those the gRPC servers
+// handled (grpc_server_handled_total, both surfaces) and those the REST surface refused itself.
 func ltCounted(v *env, method, code string) int64 {
-	prefix := fmt.Sprintf("gateway_calls_total{method=%q,code=%q} ", method, code)
-	for line := range strings.Lines(v.metrics()) {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
-			var n int64
-			fmt.Sscan(rest, &n)
-			return n
-		}
+	svc, m, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	page := v.metrics()
+	var n int64
+	for _, name := range []string{"grpc_server_handled_total", "gateway_rest_refused_total"} {
+		n += srMetric(v.t, page, name, "grpc_service", svc, "grpc_method", m, "grpc_code", code)
 	}
-	return 0
+	return n
 }
 
 // TestLimitsRefusalsAreVisible: calls refused before the service's handler (an undecodable or
@@ -509,7 +509,7 @@ func TestLimitsRefusalsAreVisible(t *testing.T) {
 			t.Errorf("%s: %d call log lines with code %s, want 1", what, n, code)
 		}
 		if n := ltCounted(v, method, code) - counted; n != 1 {
-			t.Errorf("%s: gateway_calls_total{code=%q} went up by %d, want 1", what, code, n)
+			t.Errorf("%s: the calls counted with code %q went up by %d, want 1", what, code, n)
 		}
 	}
 	rpcCtx := func() (context.Context, context.CancelFunc) {

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -30,7 +33,6 @@ import (
 	gateway "github.com/livechat-gateway/gateway"
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/cache"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
@@ -66,7 +68,15 @@ type Gateway struct {
 	ready          atomic.Bool
 	svc            *service.Service
 	store          service.Store
-	metrics        *metrics.Registry
+	metrics        *prometheus.Registry
+}
+
+// newRegistry returns the registry that /metrics serves, with the Go runtime's and the process's
+// collectors; each part of the gateway registers its own series on it.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // In-process store bounds: the gateway's memory is the limit, and answers are small.
@@ -98,7 +108,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		return nil, errors.New("server: no logger")
 	}
 	log = requestid.Logger(log) // every line logged in a call names its request id
+	reg := newRegistry()
 	up, err := upstream.New(upstream.Options{
+		Metrics: reg,
 		BaseURL: cfg.UpstreamURL, Timeout: cfg.UpstreamTimeout, Logger: log,
 		MaxConns:         cfg.UpstreamMaxConns,
 		MaxInFlight:      cfg.UpstreamMaxConns + cfg.UpstreamMaxWaiting,
@@ -108,7 +120,6 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := metrics.New()
 	store, err := newStore(cfg, log)
 	if err != nil {
 		return nil, err
@@ -134,14 +145,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 			g.release()
 		}
 	}()
-	calls := newCallRecorder(log, reg)
+	calls := newCalls(log, reg)
 	adm := newAdmission(cfg.MaxInFlight, calls, reg)
-	common := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(requestIDs(), recoverPanics(log), calls.logCalls()),
-		grpc.ForceServerCodecV2(svc.Codec()),
-	}
-	g.grpc = grpc.NewServer(append(common,
-		grpc.ChainUnaryInterceptor(adm.unary()), // after common's: inside the logging
+	codec := grpc.ForceServerCodecV2(svc.Codec())
+	// The admission runs inside the logging and metrics, so that a refused call is logged and
+	// counted as a call.
+	g.grpc = grpc.NewServer(append(calls.options(surfaceGRPC, adm.unary()), codec,
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
 		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
@@ -156,12 +165,14 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	// would only queue them. A REST body's protobuf form may be larger than its JSON (numbers in
 	// a Struct are 9 bytes and more), hence the larger message limit.
 	inprocMax := 8 * cfg.MaxRequestBytes
-	g.inprocSrv = grpc.NewServer(append(common, grpc.MaxRecvMsgSize(inprocMax))...)
+	g.inprocSrv = grpc.NewServer(append(calls.options(surfaceREST), codec, grpc.MaxRecvMsgSize(inprocMax))...)
 	for _, s := range []*grpc.Server{g.grpc, g.inprocSrv} {
 		svc.Register(s)
 		healthpb.RegisterHealthServer(s, g.health)
 	}
 	reflection.Register(g.grpc)
+	calls.initialize(surfaceGRPC, g.grpc)
+	calls.initialize(surfaceREST, g.inprocSrv)
 
 	g.conn, err = grpc.NewClient("passthrough:///in-process",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return g.inproc.DialContext(ctx) }),
@@ -195,7 +206,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	root.HandleFunc("GET /readyz", g.readyz)
-	root.Handle("GET /metrics", reg.Handler())
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A scrape is cheap but not free: a few at once are plenty for any number of scrapers.
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	}))
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.OpenAPI())

@@ -18,10 +18,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/flight"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
@@ -76,8 +77,9 @@ type Cache struct {
 	MaxPendingBumps int
 	// Now reads the clock (time.Now when nil); tests move it.
 	Now func() time.Time
-	// Metrics, when set, receives the cache's counters.
-	Metrics *metrics.Registry
+	// Metrics, when set, registers the cache's series: reads by action and outcome, store errors
+	// and latency, the breaker's state.
+	Metrics prometheus.Registerer
 }
 
 // Defaults of Cache's zero fields.
@@ -113,10 +115,9 @@ type reads struct {
 	epoch atomic.Int64
 	solo  atomic.Int64 // numbers the calls that must not be shared
 
-	outcomes    *metrics.Counter // by action and outcome
-	storeErrors *metrics.Counter // by operation
-	warned      atomic.Int64     // unix nanoseconds of the last store warning
-	log         *slog.Logger
+	metrics *cacheMetrics
+	warned  atomic.Int64 // unix nanoseconds of the last store warning
+	log     *slog.Logger
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -149,17 +150,12 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Metrics == nil {
-		c.Metrics = metrics.New()
-	}
 	r := &reads{
-		Cache:       c,
-		keys:        keys,
-		life:        c.TTL + c.StaleIfError,
-		pending:     &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
-		outcomes:    c.Metrics.Counter("gateway_cache_reads_total", "Cached reads by action and outcome: hit, miss, stale (served for a failing upstream), bypass (no-cache, or the store not trusted), error (the store failed and upstream served).", "action", "outcome"),
-		storeErrors: c.Metrics.Counter("gateway_cache_store_errors_total", "Calls of the cache's store that failed, or that its breaker skipped while it was failing, by operation (lookup, fill, bump) and reason (failed, skipped).", "op", "reason"),
-		log:         log,
+		Cache:   c,
+		keys:    keys,
+		life:    c.TTL + c.StaleIfError,
+		pending: &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
+		log:     log,
 	}
 	onState := c.Breaker.OnStateChange
 	c.Breaker.OnStateChange = func(from, to string) {
@@ -173,6 +169,7 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 		}
 	}
 	r.store = cache.NewBreaker(c.Store, c.Breaker)
+	r.metrics = newCacheMetrics(c.Metrics, r.store.State)
 	r.flights = flight.New[*answer](c.UpstreamTimeout, shareAfterFill, func(p *flight.PanicError) {
 		log.Error("panic in a shared upstream call", "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
 	})
@@ -296,10 +293,11 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 
 // report counts a read's outcome and sends it as x-cache; a store error shows as bypass.
 func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
-	r.outcomes.Inc(a.Name, outcome)
+	r.metrics.outcomes.WithLabelValues(a.Name, outcome).Inc()
 	if outcome == cacheError {
 		outcome = cacheBypass
 	}
+	noteCache(ctx, outcome)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
 }
 
@@ -331,7 +329,9 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 	if r.pending.owed(id, r.Now()) && !r.flush(ctx, id) {
 		return 0, nil, errOwed
 	}
+	start := time.Now()
 	gen, b, ok, err := r.store.Lookup(ctx, genKey(id), key, r.life)
+	r.metrics.timed("lookup", start, err)
 	if err != nil || !ok {
 		return gen, nil, err
 	}
@@ -387,7 +387,10 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(c
 		}
 		ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 		defer cancel()
-		if _, err := r.store.Fill(ctx, genKey(id), gen, key, b, r.life); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		_, err = r.store.Fill(ctx, genKey(id), gen, key, b, r.life)
+		r.metrics.timed("fill", start, err)
+		if err != nil && ctx.Err() == nil {
 			r.storeFailed(ctx, "fill", err)
 		}
 	}
@@ -421,7 +424,10 @@ func (r *reads) flush(ctx context.Context, id string) bool {
 func (r *reads) bump(ctx context.Context, id string) bool {
 	ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 	defer cancel()
-	if _, err := r.store.Bump(ctx, genKey(id), r.life); err != nil {
+	start := time.Now()
+	_, err := r.store.Bump(ctx, genKey(id), r.life)
+	r.metrics.timed("bump", start, err)
+	if err != nil {
 		r.storeFailed(ctx, "bump", err)
 		return false
 	}
@@ -457,7 +463,7 @@ func (r *reads) storeFailed(ctx context.Context, op string, err error) {
 	if errors.Is(err, cache.ErrSkipped) {
 		reason = "skipped"
 	}
-	r.storeErrors.Inc(op, reason)
+	r.metrics.storeErrors.WithLabelValues(op, reason).Inc()
 	r.warn(ctx, "cache store failed; serving from upstream", "op", op, "err", err)
 }
 

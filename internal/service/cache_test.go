@@ -12,8 +12,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livechat-gateway/gateway/internal/cache"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
@@ -80,7 +81,7 @@ func (s *faultyStore) Bump(ctx context.Context, genKey string, ttl time.Duration
 }
 
 // cachedService returns a service with a cache on store, whose breaker cools down in 10ms.
-func cachedService(t *testing.T, up Upstream, store Store, reg *metrics.Registry) (*Service, *testutil.SyncBuffer) {
+func cachedService(t *testing.T, up Upstream, store Store, reg prometheus.Registerer) (*Service, *testutil.SyncBuffer) {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	s, err := New(up, slogTo(logs), WithCache(Cache{
@@ -126,7 +127,7 @@ func TestCacheFailsOpen(t *testing.T) {
 	up.resp = &upstream.Response{Body: []byte(`{}`)}
 	r.must("dal:x", "delete_group", `{"id":3}`)
 	up.resp = &upstream.Response{Body: []byte(`[{"id":0,"name":"After"}]`)}
-	if n := r.metrics.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", "error"); n != 10 {
+	if n := int64(testutil.Metric(t, r.metrics, "gateway_cache_reads_total", "action", "list_groups", "outcome", "error")); n != 10 {
 		t.Errorf("reads with the store failing counted = %d, want 10", n)
 	}
 	if n := strings.Count(r.logs.String(), "cache store failed"); n != 1 {

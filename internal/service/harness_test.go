@@ -15,9 +15,10 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/emulator"
-	"github.com/livechat-gateway/gateway/internal/metrics"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
@@ -39,7 +40,7 @@ type rig struct {
 	clock   *testutil.Clock
 	emu     *emulator.Emulator // nil unless the upstream is an in-process emulator
 	store   Store
-	metrics *metrics.Registry
+	metrics *prometheus.Registry
 	logs    *testutil.SyncBuffer
 }
 
@@ -65,7 +66,7 @@ type rigOptions struct {
 // for tokens.
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, clock: o.clock, metrics: metrics.New(), logs: &testutil.SyncBuffer{}}
+	r := &rig{t: t, clock: o.clock, metrics: prometheus.NewRegistry(), logs: &testutil.SyncBuffer{}}
 	if r.clock == nil {
 		r.clock = testutil.NewClock()
 	}

@@ -553,7 +553,7 @@ func TestPanicInSharedCall(t *testing.T) {
 	if got := up.calls.Load(); got != 1 {
 		t.Errorf("the upstream was called %d times, want once", got)
 	}
-	if got := r.metrics.Counter("gateway_cache_reads_total", "", "action", "outcome").Value("list_groups", cacheMiss); got != n {
+	if got := int64(testutil.Metric(t, r.metrics, "gateway_cache_reads_total", "action", "list_groups", "outcome", cacheMiss)); got != n {
 		t.Errorf("misses counted = %d, want %d", got, n)
 	}
 	logs := r.logs.String()

@@ -181,7 +181,7 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
-		return nil, false, gatewayError(errAuthentication, "Authorization metadata must be a bearer token: Bearer <token>")
+		return nil, false, gatewayError(errAuthentication, `Authorization metadata must be a bearer token: "bearer <token>" (the scheme is case-insensitive)`)
 	}
 	region := first(md, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {

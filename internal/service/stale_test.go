@@ -50,7 +50,7 @@ func stStores(t *testing.T, f func(t *testing.T, store func(t *testing.T) Store)
 
 // stOutcome returns how many reads of action were counted with outcome.
 func stOutcome(r *rig, action, outcome string) int64 {
-	return r.metrics.Counter("gateway_cache_reads_total", "", "action", "outcome").Value(action, outcome)
+	return int64(testutil.Metric(r.t, r.metrics, "gateway_cache_reads_total", "action", action, "outcome", outcome))
 }
 
 // stWarm reads stRead as token, waits for the fill, and checks that the next read is a hit. It

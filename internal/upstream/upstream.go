@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/livechat-gateway/gateway/internal/requestid"
 )
 
@@ -116,6 +118,9 @@ type Options struct {
 	MaxPerCredential int
 	// MaxAnswerBytes bounds one answer's body. Default DefaultMaxAnswerBytes.
 	MaxAnswerBytes int
+	// Metrics, when set, registers the client's series: calls and their durations by action and
+	// outcome, retries, region repairs, shed calls and calls in flight.
+	Metrics prometheus.Registerer
 }
 
 // Client calls the upstream. It is safe for concurrent use; build one with New and share it,
@@ -129,6 +134,7 @@ type Client struct {
 	log         *slog.Logger
 	maxAnswer   int
 	limit       *limiter
+	metrics     *metrics
 	lifecycle   sync.Map // region → the lifecycle headers of its last answer
 
 	// jitter returns a random duration in [0, d]. Tests replace it to make waits known.
@@ -182,6 +188,7 @@ func New(o Options) (*Client, error) {
 		limit:       newLimiter(cmp.Or(o.MaxInFlight, 3*maxConns), cmp.Or(o.MaxPerCredential, max(1, maxConns/4))),
 		jitter:      fullJitter,
 	}
+	c.metrics = newMetrics(o.Metrics, c.limit)
 	if c.hc == nil {
 		c.hc = newHTTPClient(maxConns)
 	}
@@ -308,6 +315,14 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	if r == nil {
 		return nil, errors.New("upstream: nil request")
 	}
+	start := time.Now()
+	resp, err := c.do(ctx, r)
+	c.metrics.observe(r.Action, err, time.Since(start))
+	return resp, err
+}
+
+// do is Do without the metrics.
+func (c *Client) do(ctx context.Context, r *Request) (*Response, error) {
 	if !validAction(r.Action) {
 		return nil, fmt.Errorf("upstream: invalid action name %q", r.Action)
 	}
@@ -376,6 +391,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 				return nil, unknown(err)
 			}
 			misdirects++
+			c.metrics.repairs.WithLabelValues(actionLabel(r.Action)).Inc()
 			c.log.DebugContext(ctx, "upstream misdirected; sending to the region it named",
 				"action", r.Action, "attempt", attempts, "from", region, "to", next)
 			region = next
@@ -398,6 +414,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			return nil, unknown(err)
 		}
 		c.log.DebugContext(ctx, "upstream retry", "action", r.Action, "attempt", attempts, "wait", wait, "err", err)
+		c.metrics.retries.WithLabelValues(actionLabel(r.Action)).Inc()
 		if !sleep(ctx, wait) {
 			return nil, unknown(c.ended(r.Action, attempts, lastErr, ctx.Err()))
 		}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/livechat-gateway/gateway/internal/requestid"
+	"github.com/livechat-gateway/gateway/internal/testutil"
+)
+
+// panicky is a health service whose Check panics.
+type panicky struct {
+	healthpb.UnimplementedHealthServer
+}
+
+func (panicky) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	panic("a bug in a handler")
+}
+
+// TestPanicRecovered: a handler's panic answers INTERNAL, is logged with its stack, and its
+// call is logged and counted as the INTERNAL it answered; the server goes on serving.
+func TestPanicRecovered(t *testing.T) {
+	logs := &testutil.SyncBuffer{}
+	log := requestid.Logger(slog.New(slog.NewJSONHandler(logs, nil)))
+	reg := prometheus.NewRegistry()
+	c := newCalls(log, reg)
+	s := grpc.NewServer(c.options(surfaceGRPC)...)
+	healthpb.RegisterHealthServer(s, panicky{})
+	ln := bufconn.Listen(1 << 16)
+	go s.Serve(ln)
+	defer s.Stop()
+	conn, err := grpc.NewClient("passthrough:///panicky",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return ln.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer dal:secret-token", "x-region", "fra")
+	for range 2 {
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		if status.Code(err) != codes.Internal || status.Convert(err).Message() != "internal error" {
+			t.Fatalf("a panicking handler answered %v, want INTERNAL internal error", err)
+		}
+	}
+	var panics, calls int
+	for line := range strings.Lines(logs.String()) {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		switch l["msg"] {
+		case "panic":
+			panics++
+			if l["level"] != "ERROR" || !strings.Contains(l["stack"].(string), "panicky.Check") || l["method"] != "/grpc.health.v1.Health/Check" {
+				t.Errorf("the panic's line lacks its level, method or stack: %s", line)
+			}
+		case "finished call":
+			calls++
+			if l["level"] != "ERROR" || l["grpc.code"] != "Internal" || l["region"] != "fra" || l["surface"] != "grpc" || l["request_id"] == nil {
+				t.Errorf("the call's line: %s, want level ERROR, code Internal, region fra, surface grpc and a request id", line)
+			}
+		}
+	}
+	if panics != 2 || calls != 2 {
+		t.Errorf("two panicking calls logged %d panics and %d calls, want 2 each:\n%s", panics, calls, logs.String())
+	}
+	if strings.Contains(logs.String(), "secret-token") {
+		t.Errorf("the log holds the caller's token:\n%s", logs.String())
+	}
+	if n := testutil.Metric(t, reg, "grpc_server_handled_total", "grpc_method", "Check", "grpc_code", "Internal", "surface", "grpc"); n != 2 {
+		t.Errorf("grpc_server_handled_total{grpc_code=Internal} = %v, want 2", n)
+	}
+}
