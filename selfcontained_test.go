@@ -107,6 +107,9 @@ func TestSelfContained(t *testing.T) {
 		if strings.HasPrefix(file, "gen/") || strings.Contains("/"+file, "/node_modules/") || strings.HasSuffix(file, "go.sum") {
 			continue
 		}
+		if file == "selfcontained_test.go" {
+			continue // TestOutsideReferences's cases are the very references the scan refuses
+		}
 		b, err := os.ReadFile(file)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // deleted in the work tree, not yet in the index
