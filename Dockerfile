@@ -15,7 +15,8 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gateway /out/livechat-emulator /
 EXPOSE 8080 9090
 # No shell or curl here: the binary answers the health check itself (GET /healthz on
-# GATEWAY_HTTP_ADDR, exit 0 or 1). The emulator, run from this image, has to override or disable it.
+# GATEWAY_HTTP_ADDR, exit 0 or 1). The emulator, run from this image, overrides it with its own
+# `/livechat-emulator -addr <addr> -healthcheck` (docker-compose.yml does).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/gateway", "-healthcheck"]
 ENTRYPOINT []
 CMD ["/gateway"]

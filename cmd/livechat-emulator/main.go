@@ -2,6 +2,11 @@
 // internal/emulator) over HTTP.
 //
 //	livechat-emulator [-addr 127.0.0.1:8081] [-config extra.json]
+//	livechat-emulator [-addr 127.0.0.1:8081] -healthcheck
+//
+// With -healthcheck it serves nothing: it asks the emulator listening on -addr for GET
+// /emulator/stats and exits 0 if that answers 200, else 1. The image has no shell or curl, so a
+// container's health check runs the binary itself, as the gateway's does.
 //
 // EMULATOR_LATENCY, EMULATOR_ERROR_RATE and EMULATOR_THROTTLE_RATE inject latency, 500s and
 // 429s; EMULATOR_DEPRECATION sets the Deprecation date, and EMULATOR_LEGACY sends a Legacy header
@@ -38,8 +43,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs := flag.NewFlagSet("livechat-emulator", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	configFile := fs.String("config", getenv("EMULATOR_CONFIG"), "JSON file of more licenses and tokens")
+	check := fs.Bool("healthcheck", false, "call GET /emulator/stats on -addr and exit 0 if it answers 200, else 1")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *check {
+		return healthcheck(ctx, *addr, out)
 	}
 	opts, err := emulator.OptionsFromEnv(getenv)
 	if err != nil {
@@ -87,5 +96,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// healthcheckTimeout bounds the whole of a -healthcheck call, well inside a container health
+// check's own timeout.
+const healthcheckTimeout = 2 * time.Second
+
+// healthcheck asks the emulator listening on addr for its stats, the cheapest endpoint that goes
+// through its handler, and prints one line: on out when it answered 200, else in the error. An
+// unspecified host (0.0.0.0, as in a container) stands for 127.0.0.1.
+func healthcheck(ctx context.Context, addr string, out io.Writer) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: -addr %q: want host:port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/emulator/stats"
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: unhealthy: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: unhealthy: GET %s answered %s", url, resp.Status)
+	}
+	fmt.Fprintf(out, "healthcheck: healthy: GET %s answered %s\n", url, resp.Status)
 	return nil
 }

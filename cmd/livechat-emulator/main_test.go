@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -200,5 +203,60 @@ func TestBinaryConnections(t *testing.T) {
 	}
 	if s.Connections.Open < 1 || s.Connections.Peak < s.Connections.Open {
 		t.Errorf("stats connections = %+v, want at least the stats request's own open, and a peak no lower", s.Connections)
+	}
+}
+
+// runHealthcheck runs `livechat-emulator -addr addr -healthcheck` and returns its output and
+// whether it exited 0.
+func runHealthcheck(t *testing.T, addr string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-addr", addr, "-healthcheck")
+	cmd.Env = append(os.Environ(), "RUN_EMULATOR_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; lines != 1 {
+		t.Errorf("livechat-emulator -healthcheck printed %d lines, want 1:\n%s", lines, out)
+	}
+	return string(out), err == nil
+}
+
+// TestHealthcheck runs `livechat-emulator -healthcheck`, docker-compose.yml's health check of the
+// emulator: 0 against a running emulator (also named with an unspecified host, as in the
+// container), 1 against nothing listening and against an endpoint that does not answer 200.
+func TestHealthcheck(t *testing.T) {
+	p := start(t, nil)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{":" + port, "0.0.0.0:" + port, "127.0.0.1:" + port} {
+		if out, ok := runHealthcheck(t, addr); !ok || !strings.Contains(out, "healthy") {
+			t.Errorf("-healthcheck -addr %s against a running emulator: exit 0 = %v:\n%s", addr, ok, out)
+		}
+	}
+	// The check reads the stats; it is not an action call, so the counters stay at 0.
+	if s := p.stats(t); s["list_groups"] != 0 {
+		t.Errorf("stats after health checks = %v", s)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := ln.Addr().String()
+	ln.Close()
+	if out, ok := runHealthcheck(t, nothing); ok || !strings.Contains(out, "unhealthy") {
+		t.Errorf("-healthcheck against nothing listening: exit 0 = %v:\n%s", ok, out)
+	}
+
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	if out, ok := runHealthcheck(t, strings.TrimPrefix(sick.URL, "http://")); ok || !strings.Contains(out, "503") {
+		t.Errorf("-healthcheck against an endpoint answering 503: exit 0 = %v:\n%s", ok, out)
 	}
 }
