@@ -135,7 +135,8 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return 1`)
 
 	// bumpScript increments the counter KEYS[1], or creates it with the fresh value ARGV[1], makes
-	// it live at least ARGV[2] ms, and returns its value.
+	// it live at least ARGV[2] ms, announces its key on the channel ARGV[3] (for the replicas'
+	// near caches: in the same script, so that no bump goes unannounced), and returns its value.
 	bumpScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('INCR', KEYS[1])
@@ -143,6 +144,7 @@ else
   redis.call('SET', KEYS[1], ARGV[1])
 end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], KEYS[1])
 return redis.call('GET', KEYS[1])`)
 )
 
@@ -194,14 +196,15 @@ func (r *Redis) Fill(ctx context.Context, genKey string, gen int64, key string, 
 	return n == 1, nil
 }
 
-// Bump moves the counter on (a script: INCR, or SET of a fresh value, then PEXPIRE).
+// Bump moves the counter on (a script: INCR, or SET of a fresh value, then PEXPIRE, and PUBLISH
+// of its key on BumpChannel).
 func (r *Redis) Bump(ctx context.Context, genKey string, ttl time.Duration) (int64, error) {
 	if err := checkTTL("bump", genKey, ttl); err != nil {
 		return 0, err
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	s, err := bumpScript.Run(ctx, r.c, []string{genKey}, freshGeneration(), millis(ttl)).Text()
+	s, err := bumpScript.Run(ctx, r.c, []string{genKey}, freshGeneration(), millis(ttl), BumpChannel).Text()
 	if err != nil {
 		return 0, fmt.Errorf("cache: bump %q: %w", genKey, err)
 	}
