@@ -26,6 +26,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/testutil"
+	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 	"github.com/livechat-gateway/gateway/internal/testutil/testpki"
 )
 
@@ -340,4 +341,26 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestTLSRedisGateway: a gateway with REDIS_URL=rediss://, REDIS_CA_FILE and
+// REDIS_CLIENT_CERT_FILE/KEY_FILE caches in a real redis-server that serves TLS with a private
+// CA and requires client certificates: a second read is a hit.
+func TestTLSRedisGateway(t *testing.T) {
+	ca := testpki.NewCA(t, "redis CA")
+	srvPair, client := ca.Server().WriteFiles(), ca.Client("gateway").WriteFiles()
+	srv := redistest.TLSServer(t, redistest.TLSFiles{CertFile: srvPair.CertFile, KeyFile: srvPair.KeyFile, CAFile: ca.File, AuthClients: true})
+	v := newEmulatorEnv(t, func(c *server.Config) {
+		patient(srv.TLSURL())(c)
+		c.RedisCAFile, c.RedisClientCertFile, c.RedisClientKeyFile = ca.File, client.CertFile, client.KeyFile
+	})
+	body := `{"id":"owner-a@example.com"}`
+	for i, want := range []string{"miss", "hit"} {
+		if got := v.rest(ownerA, "get_agent", body); got.status != http.StatusOK || got.header.Get("X-Cache") != want {
+			t.Fatalf("read %d = %d %s, X-Cache %q; want 200, %s", i, got.status, got.body, got.header.Get("X-Cache"), want)
+		}
+	}
+	if n := v.calls("get_agent"); n != 1 {
+		t.Errorf("two reads through a TLS Redis made %d upstream calls, want 1", n)
+	}
 }
