@@ -236,7 +236,9 @@ func TestTLSMutual(t *testing.T) {
 	for _, h2 := range []bool{true, false} {
 		for _, path := range []string{listAgents, "/metrics", "/openapi.json"} {
 			code, _, body, _, err := v.restCall(v.httpClient(nil, h2), path)
-			var e struct{ Error struct{ Type, Message string } }
+			var e struct {
+				Error struct{ Type, Message string }
+			}
 			json.Unmarshal([]byte(body), &e)
 			if err != nil || code != http.StatusUnauthorized || e.Error.Type != "authentication" || !strings.Contains(e.Error.Message, "client certificate") {
 				t.Errorf("%s without a client certificate (h2 %v) = %d %s, %v; want 401 authentication", path, h2, code, body, err)
@@ -318,7 +320,9 @@ func TestTLSConfigErrors(t *testing.T) {
 	}{
 		{func(c *server.Config) { c.TLSCertFile, c.TLSKeyFile = a.CertFile, b.KeyFile }, "TLS_CERT_FILE, TLS_KEY_FILE: tls: private key does not match"},
 		{func(c *server.Config) { c.TLSCertFile, c.TLSKeyFile = a.CertFile+".missing", a.KeyFile }, "TLS_CERT_FILE: open"},
-		{func(c *server.Config) { c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = a.CertFile, a.KeyFile, a.KeyFile }, "TLS_CLIENT_CA_FILE: no PEM certificate"},
+		{func(c *server.Config) {
+			c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = a.CertFile, a.KeyFile, a.KeyFile
+		}, "TLS_CLIENT_CA_FILE: no PEM certificate"},
 		{func(c *server.Config) { c.TLSCertFile = a.CertFile }, "TLS_CERT_FILE, TLS_KEY_FILE: set both"},
 		{func(c *server.Config) { c.RedisURL, c.RedisCAFile = "rediss://127.0.0.1:1", a.KeyFile }, "REDIS_CA_FILE: no PEM certificate"},
 	} {

@@ -57,7 +57,9 @@ func TLSServer(t testing.TB, f TLSFiles) *TLSInstance {
 }
 
 // TLSAddr returns the TLS port's host:port.
-func (in *TLSInstance) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(in.tlsPort)) }
+func (in *TLSInstance) TLSAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(in.tlsPort))
+}
 
 // TLSURL returns a rediss:// REDIS_URL for the TLS port, database 0.
 func (in *TLSInstance) TLSURL() string { return "rediss://" + in.TLSAddr() + "/0" }
