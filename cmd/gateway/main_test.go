@@ -263,8 +263,9 @@ func TestTLSHealthcheck(t *testing.T) {
 // read are reported at start in one warning, by name and never by value; others are not.
 func TestUnknownEnv(t *testing.T) {
 	got := unknownEnv([]string{"CACHE_TTL=1m", "CACHE_TTLL=1m", "GATEWAY_HTTP_ADRR=:1", "UPSTREAM_TIMEOUTS=3s",
-		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s"})
-	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
+		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s",
+		"TLS_CLIENT_CA=ca.pem", "TLS_CERT_FILE=c.pem"})
+	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "TLS_CLIENT_CA", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
 		t.Errorf("unknownEnv = %q, want %q", got, want)
 	}
 
