@@ -329,7 +329,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	g.ready.Store(true)
-	g.log.Info("gateway serving", "grpc", g.GRPCAddr().String(), "http", g.HTTPAddr().String(), "upstream", g.cfg.UpstreamURL)
+	g.log.Info("gateway serving", "grpc", g.GRPCAddr().String(), "http", g.HTTPAddr().String(), "upstream", g.cfg.UpstreamURL,
+		"tls", g.cfg.TLS(), "client_certs", g.cfg.TLSClientCAFile != "")
 
 	var runErr error
 	select {

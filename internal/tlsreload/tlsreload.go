@@ -111,8 +111,11 @@ func (r *Reloader) check() *state {
 				"cert", r.o.CertName, "key", r.o.KeyName, "err", err.Error())
 		} else {
 			r.cur = &state{cert: c, pool: r.cur.pool}
-			r.o.Logger.Info("TLS certificate reloaded", "cert", r.o.CertName,
-				"serial", c.Leaf.SerialNumber.Text(16), "not_after", c.Leaf.NotAfter)
+			attrs := []any{"cert", r.o.CertName}
+			if c.Leaf != nil { // nil only under GODEBUG=x509keypairleaf=0
+				attrs = append(attrs, "serial", c.Leaf.SerialNumber.Text(16), "not_after", c.Leaf.NotAfter)
+			}
+			r.o.Logger.Info("TLS certificate reloaded", attrs...)
 		}
 	}
 	if r.o.CAFile != "" && r.refresh(&r.ca) {
