@@ -259,7 +259,7 @@ func TestTLSMutual(t *testing.T) {
 	if _, _, _, _, err := v.restCall(forced, "/healthz"); err == nil {
 		t.Error("a client certificate of another CA passed the HTTP handshake")
 	}
-	if !strings.Contains(v.logs.String(), `"refused":"rpc error: code = Unauthenticated desc = a client certificate is required`) {
+	if !strings.Contains(v.logs.String(), `"grpc.code":"Unauthenticated","surface":"rest","refused":"a client certificate is required`) {
 		t.Errorf("a refusal for want of a client certificate is not logged as a call:\n%s", v.logs.String())
 	}
 }
