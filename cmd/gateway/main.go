@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,7 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if addr == "" {
 			addr = server.Defaults().HTTPAddr
 		}
-		return healthcheck(ctx, addr, stdout)
+		// TLS_CERT_FILE alone tells whether the listener serves TLS: the check needs none of the
+		// files (see healthcheck).
+		return healthcheck(ctx, addr, getenv("TLS_CERT_FILE") != "", stdout)
 	}
 	cfg, err := server.ConfigFromEnv(getenv)
 	if err != nil {
@@ -84,14 +87,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	if *dev {
-		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr())
+		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr(), cfg)
 	}
 	return g.Run(ctx)
 }
 
 // envPrefixes start the names of the gateway's own variables: a name with one of them that the
-// gateway does not read is most likely a typo, and the setting it meant is not applied.
-var envPrefixes = []string{"GATEWAY_", "CACHE_", "UPSTREAM_"}
+// gateway does not read is most likely a typo, and the setting it meant is not applied. TLS_ is
+// one: a misspelt TLS_CLIENT_CA_FILE would silently turn client certificates off.
+var envPrefixes = []string{"GATEWAY_", "CACHE_", "UPSTREAM_", "TLS_"}
 
 // unknownEnv returns, sorted, the names in environ (NAME=value entries, as os.Environ) that start
 // with one of envPrefixes and that server.ConfigFromEnv does not read.
@@ -136,23 +140,32 @@ func startEmulator(getenv func(string) string, cfg *server.Config) (*emulator.Em
 	return e, stop, nil
 }
 
-// printDevHelp prints what a newcomer needs to call the dev gateway.
-func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr) {
+// printDevHelp prints what a newcomer needs to call the dev gateway of cfg.
+func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr, cfg server.Config) {
 	httpHost := loopback(httpAddr)
 	grpcHost := loopback(grpcAddr)
-	fmt.Fprintf(w, "gateway -dev: gRPC on %s, REST on http://%s, upstream: an in-process emulator\n\n", grpcHost, httpHost)
+	scheme, curlTLS, grpcurlTLS := "http", "", "-plaintext"
+	if cfg.TLS() {
+		// The CA of TLS_CERT_FILE is not in the configuration: name it for the reader to fill in.
+		scheme, curlTLS, grpcurlTLS = "https", "--cacert CA.pem ", "-cacert CA.pem"
+		if cfg.TLSClientCAFile != "" {
+			curlTLS += "--cert client.pem --key client-key.pem "
+			grpcurlTLS += " -cert client.pem -key client-key.pem"
+		}
+	}
+	fmt.Fprintf(w, "gateway -dev: gRPC on %s, REST on %s://%s, upstream: an in-process emulator\n\n", grpcHost, scheme, httpHost)
 	fmt.Fprintln(w, "Emulator tokens (Authorization: Bearer <token>):")
 	for _, t := range e.Tokens() {
 		fmt.Fprintf(w, "  %-16s license %s, agent %s, scopes %s\n", t.Token, t.License, t.Agent, strings.Join(t.Scopes, " "))
 	}
 	fmt.Fprintf(w, `
 Try:
-  curl -s http://%s/v3.2/configuration/action/list_groups \
+  curl -s %s%s://%s/v3.2/configuration/action/list_groups \
     -H 'Authorization: Bearer dal:owner-a' -H 'Content-Type: application/json' -d '{}'
-  grpcurl -plaintext -H 'authorization: Bearer dal:owner-a' -d '{"id": "owner-a@example.com"}' \
+  grpcurl %s -H 'authorization: Bearer dal:owner-a' -d '{"id": "owner-a@example.com"}' \
     %s livechat.configuration.v1.AgentService/GetAgent
 
-`, httpHost, grpcHost)
+`, curlTLS, scheme, httpHost, grpcurlTLS, grpcHost)
 }
 
 // loopback returns addr with an unspecified host replaced by localhost, for copy and paste.
@@ -171,8 +184,16 @@ func loopback(addr net.Addr) string {
 const healthcheckTimeout = 2 * time.Second
 
 // healthcheck calls /healthz on the gateway listening on addr (an unspecified host stands for
-// 127.0.0.1) and prints one line: on stdout when it answered 200, else in the error.
-func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
+// 127.0.0.1), over TLS if useTLS, and prints one line: on stdout when it answered 200, else in
+// the error.
+//
+// Over TLS it checks neither the certificate's chain nor its name: it calls its own container's
+// gateway on a loopback address, sends nothing secret (no token, no client certificate), and
+// trusts the answer's status only, while the CA that signed the gateway's certificate is not in
+// the gateway's configuration to check it against. It presents no client certificate either:
+// /healthz is the one path the gateway serves without one when client certificates are on, and
+// TLS_CERT_FILE, a server certificate, would usually not verify as a client's.
+func healthcheck(ctx context.Context, addr string, useTLS bool, stdout io.Writer) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("healthcheck: GATEWAY_HTTP_ADDR=%q: want host:port", addr)
@@ -180,14 +201,21 @@ func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	scheme, client := "http", http.DefaultClient
+	if useTLS {
+		scheme = "https"
+		client = &http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, // see above
+		}}
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
 	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: unhealthy: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/testutil"
+	"github.com/livechat-gateway/gateway/internal/testutil/testpki"
 )
 
 // TestMain lets the test binary stand in for the command: run with RUN_GATEWAY_MAIN=1, it runs
@@ -61,7 +63,7 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 	})
 	var printed strings.Builder
 	lines := bufio.NewScanner(out)
-	restURL := regexp.MustCompile(`REST on (http://\S+),`)
+	restURL := regexp.MustCompile(`REST on (https?://\S+),`)
 	var url string
 	for lines.Scan() {
 		printed.WriteString(lines.Text() + "\n")
@@ -76,8 +78,12 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 	if url == "" {
 		t.Fatalf("gateway -dev printed no REST address:\n%s", printed.String())
 	}
+	// Over TLS, the test's own readiness poll need not check the certificate: the tests that
+	// call the gateway do.
+	probe := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer probe.CloseIdleConnections()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
+		if resp, err := probe.Get(url + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return cmd, url, printed.String()
@@ -162,12 +168,12 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-// runHealthcheck runs `gateway -healthcheck` with GATEWAY_HTTP_ADDR=addr and returns its output and
-// whether it exited 0.
-func runHealthcheck(t *testing.T, addr string) (string, bool) {
+// runHealthcheck runs `gateway -healthcheck` with GATEWAY_HTTP_ADDR=addr and extra environment
+// variables, and returns its output and whether it exited 0.
+func runHealthcheck(t *testing.T, addr string, env ...string) (string, bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-healthcheck")
-	cmd.Env = append(os.Environ(), "RUN_GATEWAY_MAIN=1", "GATEWAY_HTTP_ADDR="+addr)
+	cmd.Env = append(append(os.Environ(), "RUN_GATEWAY_MAIN=1", "GATEWAY_HTTP_ADDR="+addr), env...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
@@ -216,12 +222,50 @@ func TestHealthcheck(t *testing.T) {
 	}
 }
 
+// TestTLSHealthcheck: with TLS and client certificates on, `gateway -healthcheck` given the same
+// TLS_* variables calls https://127.0.0.1:port/healthz and reports healthy, without a client
+// certificate (the probes need none) and without the CA; without TLS_CERT_FILE it speaks
+// plaintext to the TLS listener and reports unhealthy. gateway -dev prints https examples.
+func TestTLSHealthcheck(t *testing.T) {
+	ca := testpki.NewCA(t, "test CA")
+	srv := ca.Server().WriteFiles()
+	tlsEnv := []string{"TLS_CERT_FILE=" + srv.CertFile, "TLS_KEY_FILE=" + srv.KeyFile, "TLS_CLIENT_CA_FILE=" + ca.File}
+	_, url, printed := startDev(t, tlsEnv...)
+	if !strings.HasPrefix(url, "https://") || !strings.Contains(printed, "--cacert") {
+		t.Errorf("gateway -dev with TLS printed:\n%s", printed)
+	}
+	// A call with a client certificate, which also gives startDev's check its call line.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool,
+		Certificates: []tls.Certificate{ca.Client("test client").TLS}}}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v3.2/configuration/action/list_groups", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer dal:owner-a")
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("list_groups over mTLS: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := runHealthcheck(t, ":"+port, tlsEnv...); !ok || !strings.Contains(out, "healthy: GET https://127.0.0.1:"+port+"/healthz") {
+		t.Errorf("gateway -healthcheck with the TLS variables: exit 0 = %v:\n%s", ok, out)
+	}
+	if out, ok := runHealthcheck(t, ":"+port); ok || !strings.Contains(out, "unhealthy") {
+		t.Errorf("gateway -healthcheck without TLS_CERT_FILE against the TLS listener: exit 0 = %v:\n%s", ok, out)
+	}
+}
+
 // TestUnknownEnv: variables named like the gateway's (GATEWAY_, CACHE_, UPSTREAM_) that it does not
 // read are reported at start in one warning, by name and never by value; others are not.
 func TestUnknownEnv(t *testing.T) {
 	got := unknownEnv([]string{"CACHE_TTL=1m", "CACHE_TTLL=1m", "GATEWAY_HTTP_ADRR=:1", "UPSTREAM_TIMEOUTS=3s",
-		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s"})
-	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
+		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s",
+		"TLS_CLIENT_CA=ca.pem", "TLS_CERT_FILE=c.pem"})
+	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "TLS_CLIENT_CA", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
 		t.Errorf("unknownEnv = %q, want %q", got, want)
 	}
 

@@ -2,6 +2,9 @@ package cache
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -50,6 +53,13 @@ type RedisOptions struct {
 	// MaxRetries is how often a failed command is retried. Default 0, no retries, which is to
 	// fail fast: the caller's fall-back to upstream is the retry.
 	MaxRetries int
+
+	// RootCAs, when not nil, are the CAs that a TLS Redis's certificate is checked against,
+	// instead of the system's: for a Redis with a certificate of a private CA.
+	RootCAs *x509.CertPool
+	// GetClientCertificate, when not nil, gives the client certificate for a TLS Redis that asks
+	// for one (tls-auth-clients).
+	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -83,6 +93,18 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	u, err := ParseRedisURL(url)
 	if err != nil {
 		return nil, err
+	}
+	if o.RootCAs != nil || o.GetClientCertificate != nil {
+		if u.TLSConfig == nil {
+			return nil, errors.New("cache: a CA or a client certificate for Redis needs a TLS REDIS_URL (rediss://, rediss-cluster:// or rediss-sentinel://)")
+		}
+		// go-redis's own configuration for the URL (its server name, TLS 1.2 at least), with
+		// these added.
+		u.TLSConfig = u.TLSConfig.Clone()
+		if o.RootCAs != nil {
+			u.TLSConfig.RootCAs = o.RootCAs
+		}
+		u.TLSConfig.GetClientCertificate = o.GetClientCertificate
 	}
 	o = o.withDefaults()
 	def := func(d *time.Duration, v time.Duration) {

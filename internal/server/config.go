@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
@@ -62,7 +63,23 @@ type Config struct {
 	ShutdownTimeout time.Duration // GATEWAY_SHUTDOWN_TIMEOUT: how long in-flight calls may finish
 	LogLevel        slog.Level    // LOG_LEVEL
 	PprofAddr       string        // PPROF_ADDR: net/http/pprof's listener; unset: off
+
+	// TLSCertFile and TLSKeyFile (TLS_CERT_FILE, TLS_KEY_FILE), both or neither, turn TLS on
+	// on both listeners; the files are reloaded when they change.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile (TLS_CLIENT_CA_FILE) turns on client certificates checked against it:
+	// required on the gRPC listener, and on the HTTP listener for all but /healthz and /readyz.
+	TLSClientCAFile string
+	// RedisCAFile (REDIS_CA_FILE) is the CA that a rediss:// Redis's certificate is checked
+	// against, instead of the system's.
+	RedisCAFile string
+	// RedisClientCertFile and RedisClientKeyFile (REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE)
+	// are the client certificate presented to a rediss:// Redis that asks for one.
+	RedisClientCertFile, RedisClientKeyFile string
 }
+
+// TLS reports whether the listeners serve TLS.
+func (c Config) TLS() bool { return c.TLSCertFile != "" }
 
 // Defaults returns the configuration when no variable is set.
 func Defaults() Config {
@@ -138,6 +155,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	str("REDIS_URL", &c.RedisURL)
 	str("PPROF_ADDR", &c.PprofAddr)
 	str("CACHE_KEY_SECRET", &c.CacheKeySecret)
+	str("TLS_CERT_FILE", &c.TLSCertFile)
+	str("TLS_KEY_FILE", &c.TLSKeyFile)
+	str("TLS_CLIENT_CA_FILE", &c.TLSClientCAFile)
+	str("REDIS_CA_FILE", &c.RedisCAFile)
+	str("REDIS_CLIENT_CERT_FILE", &c.RedisClientCertFile)
+	str("REDIS_CLIENT_KEY_FILE", &c.RedisClientKeyFile)
 	dur("CACHE_TTL", &c.CacheTTL)
 	dur("CACHE_STALE_IF_ERROR", &c.CacheStaleIfError)
 	dur("CACHE_STORE_TIMEOUT", &c.CacheStoreTimeout)
@@ -197,6 +220,20 @@ func (c Config) Validate() error {
 		if _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
 			// The error never holds the URL's password, so neither does this.
 			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS_CERT_FILE, TLS_KEY_FILE: set both (TLS on both listeners) or neither"))
+	}
+	if c.TLSClientCAFile != "" && (c.TLSCertFile == "" || c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS_CLIENT_CA_FILE: client certificates need TLS: set TLS_CERT_FILE and TLS_KEY_FILE too"))
+	}
+	if (c.RedisClientCertFile == "") != (c.RedisClientKeyFile == "") {
+		errs = append(errs, errors.New("REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE: set both or neither"))
+	}
+	if c.RedisCAFile != "" || c.RedisClientCertFile != "" || c.RedisClientKeyFile != "" {
+		if !strings.HasPrefix(c.RedisURL, "rediss") {
+			errs = append(errs, errors.New("REDIS_CA_FILE, REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE: need a TLS REDIS_URL (rediss://, rediss-cluster:// or rediss-sentinel://)"))
 		}
 	}
 	if c.CacheKeySecret != "" && len(c.CacheKeySecret) < 16 {

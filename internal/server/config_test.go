@@ -69,3 +69,48 @@ func TestREADMEConfigTable(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSConfigValidate: the TLS and Redis TLS variables go in pairs, client certificates need
+// TLS, and the Redis files need a TLS REDIS_URL; each error names the variables.
+func TestTLSConfigValidate(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	good := [][]string{
+		{"TLS_CERT_FILE", "c.pem", "TLS_KEY_FILE", "k.pem"},
+		{"TLS_CERT_FILE", "c.pem", "TLS_KEY_FILE", "k.pem", "TLS_CLIENT_CA_FILE", "ca.pem"},
+		{"REDIS_URL", "rediss://r:6380", "REDIS_CA_FILE", "ca.pem", "REDIS_CLIENT_CERT_FILE", "c.pem", "REDIS_CLIENT_KEY_FILE", "k.pem"},
+		{"REDIS_URL", "rediss-cluster://r:6380", "REDIS_CA_FILE", "ca.pem"},
+	}
+	for _, kv := range good {
+		if _, err := ConfigFromEnv(env(kv...)); err != nil {
+			t.Errorf("ConfigFromEnv(%q) = %v", kv, err)
+		}
+	}
+	c, _ := ConfigFromEnv(env(good[1]...))
+	if !c.TLS() || c.TLSCertFile != "c.pem" || c.TLSKeyFile != "k.pem" || c.TLSClientCAFile != "ca.pem" {
+		t.Errorf("ConfigFromEnv(%q) = %+v", good[1], c)
+	}
+	for _, tc := range []struct {
+		kv   []string
+		want string
+	}{
+		{[]string{"TLS_CERT_FILE", "c.pem"}, "TLS_CERT_FILE, TLS_KEY_FILE: set both"},
+		{[]string{"TLS_KEY_FILE", "k.pem"}, "TLS_CERT_FILE, TLS_KEY_FILE: set both"},
+		{[]string{"TLS_CLIENT_CA_FILE", "ca.pem"}, "TLS_CLIENT_CA_FILE: client certificates need TLS"},
+		{[]string{"REDIS_URL", "rediss://r", "REDIS_CLIENT_CERT_FILE", "c.pem"}, "REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE: set both"},
+		{[]string{"REDIS_URL", "redis://r", "REDIS_CA_FILE", "ca.pem"}, "REDIS_CA_FILE, REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE: need a TLS REDIS_URL"},
+		{[]string{"REDIS_CA_FILE", "ca.pem"}, "need a TLS REDIS_URL"},
+	} {
+		if _, err := ConfigFromEnv(env(tc.kv...)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ConfigFromEnv(%q) = %v, want an error with %q", tc.kv, err, tc.want)
+		}
+	}
+}

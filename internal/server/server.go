@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -36,6 +38,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
+	"github.com/livechat-gateway/gateway/internal/tlsreload"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
@@ -90,7 +93,12 @@ func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 	if cfg.RedisURL == "" {
 		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
 	}
-	r, err := cache.NewRedis(cfg.RedisURL, cache.RedisOptions{Timeout: cfg.CacheStoreTimeout})
+	opts, err := redisTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	opts.Timeout = cfg.CacheStoreTimeout
+	r, err := cache.NewRedis(cfg.RedisURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -108,6 +116,17 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		return nil, errors.New("server: no logger")
 	}
 	log = requestid.Logger(log) // every line logged in a call names its request id
+	var certs *tlsreload.Reloader
+	if cfg.TLS() {
+		var err error
+		certs, err = tlsreload.New(tlsreload.Options{
+			CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, CAFile: cfg.TLSClientCAFile,
+			CertName: "TLS_CERT_FILE", KeyName: "TLS_KEY_FILE", CAName: "TLS_CLIENT_CA_FILE", Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	reg := newRegistry()
 	up, err := upstream.New(upstream.Options{
 		Metrics: reg,
@@ -150,7 +169,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	codec := grpc.ForceServerCodecV2(svc.Codec())
 	// The admission runs inside the logging and metrics, so that a refused call is logged and
 	// counted as a call.
-	g.grpc = grpc.NewServer(append(calls.options(surfaceGRPC, adm.unary()), codec,
+	listenerOpts := append(calls.options(surfaceGRPC, adm.unary()), codec,
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
 		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
@@ -159,7 +178,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: cfg.GRPCMaxConnectionIdle, Time: grpcPingInterval, Timeout: grpcPingTimeout,
 		}),
-	)...)
+	)
+	if certs != nil {
+		// gRPC clients can all present a certificate, and no probe needs this listener (the
+		// probes are HTTP): with a client CA, one is required.
+		listenerOpts = append(listenerOpts, grpc.Creds(credentials.NewTLS(certs.ServerConfig([]string{"h2"}, tls.RequireAndVerifyClientCert))))
+	}
+	g.grpc = grpc.NewServer(listenerOpts...)
 	// The REST surface's own server, on one in-memory connection that carries every REST call:
 	// the HTTP server bounds those calls (connections, headers, bodies), so a stream limit here
 	// would only queue them. A REST body's protobuf form may be larger than its JSON (numbers in
@@ -221,8 +246,21 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		w.Write(gateway.Swagger())
 	})
 	root.Handle("/", adm.rest(rest.Handler(mux, restOpts)))
+	var handler http.Handler = root
+	var httpTLS *tls.Config
+	if certs != nil {
+		// Probes (kubelet, a container's health check) cannot present a certificate: the
+		// handshake asks for one but lets a client without one in, and clientCerts refuses
+		// all but the probes of those (see docs/tls.md). A certificate that is presented must
+		// verify, or the handshake fails.
+		httpTLS = certs.ServerConfig([]string{"h2", "http/1.1"}, tls.VerifyClientCertIfGiven)
+		if cfg.TLSClientCAFile != "" {
+			handler = clientCerts(root, calls)
+		}
+	}
 	g.http = &http.Server{
-		Handler:           root,
+		Handler:           handler,
+		TLSConfig:         httpTLS,
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTPReadTimeout,
 		WriteTimeout:      cfg.HTTPWriteTimeout,
@@ -278,14 +316,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	go func() { errc <- g.grpc.Serve(g.grpcLn) }()
 	go func() { errc <- g.inprocSrv.Serve(g.inproc) }()
-	go func() { errc <- g.http.Serve(g.httpLn) }()
+	go func() {
+		if g.http.TLSConfig != nil {
+			errc <- g.http.ServeTLS(g.httpLn, "", "") // the certificate is the TLSConfig's
+			return
+		}
+		errc <- g.http.Serve(g.httpLn)
+	}()
 	if g.pprof != nil {
 		go func() { errc <- g.pprof.Serve(g.pprofLn) }()
 		g.log.Info("profiling on PPROF_ADDR", "addr", g.PprofAddr().String())
 	}
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	g.ready.Store(true)
-	g.log.Info("gateway serving", "grpc", g.GRPCAddr().String(), "http", g.HTTPAddr().String(), "upstream", g.cfg.UpstreamURL)
+	g.log.Info("gateway serving", "grpc", g.GRPCAddr().String(), "http", g.HTTPAddr().String(), "upstream", g.cfg.UpstreamURL,
+		"tls", g.cfg.TLS(), "client_certs", g.cfg.TLSClientCAFile != "")
 
 	var runErr error
 	select {
