@@ -20,12 +20,19 @@ OPENAPI31 = go run ./cmd/openapi31 -in $(1)/gen/openapiv2/configuration.swagger.
 # google.rpc's Status and error details. The rest of clients/ is written by hand.
 CLIENT_GEN := clients/typescript/src/gen clients/python/livechat clients/python/google
 
+# PROTOSET writes the FileDescriptorSet of proto/ and its imports, with source info (the proto
+# comments), to $(1)/gen/configuration.protoset: for grpcurl and ghz -protoset (ghz's own parser
+# rejects proto3 optional; reflection carries no comments, since protoc-gen-go strips them).
+PROTOSET = $(BUF) build --as-file-descriptor-set -o $(1)/gen/configuration.protoset
+
 # generate: regenerate gen/ (Go, gRPC, gateway code, the Swagger 2.0 document and the OpenAPI 3.1
-# document converted from it) and the client stubs (CLIENT_GEN) from proto/. The client stubs
-# need npm and Debian's protobuf-compiler and protobuf-compiler-grpc (clients/tools.sh says so).
+# document converted from it, the descriptor set) and the client stubs (CLIENT_GEN) from proto/.
+# The client stubs need npm and Debian's protobuf-compiler and protobuf-compiler-grpc
+# (clients/tools.sh says so).
 generate:
 	$(BUF) generate
 	$(call OPENAPI31,.)
+	$(call PROTOSET,.)
 	clients/tools.sh
 	rm -rf $(CLIENT_GEN)
 	$(BUF) generate --template buf.gen.clients.yaml
@@ -36,6 +43,7 @@ check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BUF) generate -o "$$tmp" && \
 	$(call OPENAPI31,"$$tmp") && \
+	$(call PROTOSET,"$$tmp") && \
 	if ! diff -r gen "$$tmp/gen"; then \
 		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi && echo "gen/ is up to date"
