@@ -47,14 +47,14 @@ def metadata(token: str, region: Optional[str] = None) -> list[tuple[str, str]]:
     return md
 
 
-class _Details(grpc.ClientCallDetails):
-    pass
-
-
 def channel(address: str, token: str, region: Optional[str] = None) -> grpc.Channel:
     """A plaintext channel to the gateway at address (host:port) that sends metadata(token,
     region) on every call. For TLS, wrap grpc.secure_channel the same way."""
     return grpc.intercept_channel(grpc.insecure_channel(address), _MetadataInterceptor(metadata(token, region)))
+
+
+class _Details(grpc.ClientCallDetails):
+    pass
 
 
 class _MetadataInterceptor(grpc.UnaryUnaryClientInterceptor):
