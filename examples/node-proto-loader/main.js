@@ -75,6 +75,16 @@ function toValue(v) {
 function toStruct(o) {
   return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
 }
+// checkStructs throws unless each value of req.properties, a map of Structs, is in proto form.
+function checkStructs(req) {
+  for (const [k, s] of Object.entries(req.properties ?? {})) {
+    const keys = Object.keys(s ?? {});
+    if (keys.some((key) => key !== "fields") || typeof s.fields !== "object") {
+      throw new TypeError(`properties.${k}: a google.protobuf.Struct is { fields: { name: Value } }, not ${JSON.stringify(s)}: convert it with toStruct`);
+    }
+  }
+  return req;
+}
 function fromValue(v) {
   switch (v.kind) {
     case "nullValue": return null;
@@ -118,7 +128,7 @@ await properties.RegisterProperties({
 });
 const { properties: registered } = await properties.ListRegisteredProperties({});
 const ns = Object.keys(registered).find((k) => registered[k].fields?.[name]);
-await properties.UpdateLicenseProperties({ properties: { [ns]: toStruct({ [name]: 42 }) } });
+await properties.UpdateLicenseProperties(checkStructs({ properties: { [ns]: toStruct({ [name]: 42 }) } }));
 let read = await properties.ListLicenseProperties({ namespace_prefix: ns });
 check("PropertyService: Struct written then read", fromStruct(read.properties[ns])[name], 42);
 
@@ -127,6 +137,14 @@ check("PropertyService: Struct written then read", fromStruct(read.properties[ns
 await properties.UpdateLicenseProperties({ properties: { [ns]: { [name]: 7 } } });
 read = await properties.ListLicenseProperties({ namespace_prefix: ns });
 check("a plain object in place of a Struct writes nothing", fromStruct(read.properties[ns])[name], 42);
+// Neither protobufjs (it ignores keys that are no field) nor the gateway (an empty Struct is a
+// valid message) can tell that mistake, so a caller checks before sending, as checkStructs does.
+try {
+  await properties.UpdateLicenseProperties(checkStructs({ properties: { [ns]: { [name]: 7 } } }));
+  check("checkStructs refuses a plain object in place of a Struct", "sent", "refused");
+} catch (err) {
+  check("checkStructs refuses a plain object in place of a Struct", err instanceof TypeError, true);
+}
 // A value in place of a google.protobuf.Value is refused: protobufjs sends a Value with no kind,
 // and the gateway answers INVALID_ARGUMENT.
 try {
