@@ -74,6 +74,7 @@ try:
     check("GetAgent of an unknown agent fails", "succeeded", "failed")
 except grpc.RpcError as err:
     e = lg.gateway_error(err)
+    assert e is not None  # None only for an error that is not a call's
     check("error: code", e.code, grpc.StatusCode.NOT_FOUND)
     check("error: ErrorInfo reason (the upstream's type)", e.type, "not_found")
     check("error: ErrorInfo metadata http_status", e.metadata.get("http_status"), "404")
@@ -96,6 +97,7 @@ try:
     check("CreateGroup with a bad priority fails", "succeeded", "failed")
 except grpc.RpcError as err:
     e = lg.gateway_error(err)
+    assert e is not None
     check("validation error: type", e.type, "validation")
     check("validation error: names the field", len(e.field_violations) > 0, True)
 
@@ -118,6 +120,8 @@ properties.RegisterProperties(property_pb2.RegisterPropertiesRequest(properties=
 registered = properties.ListRegisteredProperties(property_pb2.ListRegisteredPropertiesRequest()).properties
 namespace = next((ns for ns, defs in registered.items() if size in defs.fields), None)
 check("PropertyService: the registered property is listed", namespace is not None, True)
+if namespace is None:
+    sys.exit("examples/python: the property just registered is not listed")
 check("PropertyService: its domain round-trips",
       lg.from_struct(registered[namespace]).get(size, {}).get("domain"), ["small", "large"])
 req = property_pb2.UpdateLicensePropertiesRequest()
