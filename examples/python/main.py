@@ -14,6 +14,7 @@ import time
 import grpc
 
 import livechat_gateway as lg
+from google.rpc import error_details_pb2, status_pb2
 from livechat.configuration.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -149,6 +150,28 @@ for what, bad in [("an object", object()), ("NaN", float("nan")), ("an int beyon
         check(f"a Struct holding {what} is refused", "sent", "refused")
     except (TypeError, ValueError):
         check(f"a Struct holding {what} is refused before sending", True, True)
+
+# RetryInfo, which the dev gateway sends only under load: decoded from a status built here, as
+# the gateway sends it when it sheds a call (RESOURCE_EXHAUSTED, too_many_requests, 1.5s).
+class Shed(grpc.RpcError):
+    def code(self):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def details(self):
+        return "too many calls; retry later"
+
+    def trailing_metadata(self):
+        st = status_pb2.Status(code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message=self.details())
+        st.details.add().Pack(error_details_pb2.ErrorInfo(reason="too_many_requests", domain=lg.ERROR_DOMAIN))
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(1500)
+        st.details.add().Pack(retry)
+        return (("grpc-status-details-bin", st.SerializeToString()),)
+
+
+e = lg.gateway_error(Shed())
+assert e is not None
+check("RetryInfo: type and delay decoded", (e.type, e.retry_delay), ("too_many_requests", 1.5))
 
 # WebhookService: a write then a read.
 url = f"https://example.com/hooks/{run}"

@@ -6,6 +6,10 @@
 // `gateway -dev`, dal:owner-a (the owner of license A).
 import {
   Code,
+  ConnectError,
+  ErrorDomain,
+  ErrorInfoSchema,
+  RetryInfoSchema,
   CreateBotRequestSchema,
   CreateGroupRequestSchema,
   UpdateAgentRequestSchema,
@@ -155,6 +159,16 @@ for (const [what, bad] of [
     check(`a Struct holding ${what} is refused before sending`, err instanceof TypeError, true);
   }
 }
+
+// RetryInfo, which the dev gateway sends only under load: decoded from a status built here, as
+// the gateway sends it when it sheds a call (RESOURCE_EXHAUSTED, too_many_requests, 1.5s).
+const shed = gatewayError(
+  new ConnectError("too many calls; retry later", Code.ResourceExhausted, undefined, [
+    { desc: ErrorInfoSchema, value: { reason: "too_many_requests", domain: ErrorDomain } },
+    { desc: RetryInfoSchema, value: { retryDelay: { seconds: 1n, nanos: 500_000_000 } } },
+  ]),
+);
+check("RetryInfo: type and delay decoded", [shed?.type, shed?.retryDelayMs], ["too_many_requests", 1500]);
 
 // WebhookService: a write then a read.
 const url = `https://example.com/hooks/${run}`;

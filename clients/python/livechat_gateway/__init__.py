@@ -105,7 +105,8 @@ _TYPE_OF_CODE = {
 
 def gateway_error(err: BaseException) -> Optional[GatewayError]:
     """Decodes a failed call's status and details; None for an error that is not a call's."""
-    if not isinstance(err, grpc.Call) or not isinstance(err, grpc.RpcError):
+    # A failed call's RpcError is also a grpc.Call; only the three methods below are needed.
+    if not isinstance(err, grpc.RpcError) or not hasattr(err, "trailing_metadata"):
         return None
     out = GatewayError(code=err.code(), type="", message=err.details() or "")
     for key, value in err.trailing_metadata() or ():
