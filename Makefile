@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated lint test test-faults openapi-check fuzz emulator run bench
+.PHONY: all generate check-generated check-generated-clients lint test test-faults openapi-check examples fuzz emulator run bench
 
 all: test
 
@@ -16,11 +16,26 @@ all: test
 # (cmd/openapi31); $(1) is the directory that holds gen/.
 OPENAPI31 = go run ./cmd/openapi31 -in $(1)/gen/openapiv2/configuration.swagger.json -out $(1)/gen/openapi/configuration.openapi.json
 
+# CLIENT_GEN is what buf.gen.clients.yaml generates: the TypeScript and Python stubs, with
+# google.rpc's Status and error details. The rest of clients/ is written by hand.
+CLIENT_GEN := clients/typescript/src/gen clients/python/livechat clients/python/google
+
+# PROTOSET writes the FileDescriptorSet of proto/ and its imports, with source info (the proto
+# comments), to $(1)/gen/configuration.protoset: for grpcurl and ghz -protoset (ghz's own parser
+# rejects proto3 optional; reflection carries no comments, since protoc-gen-go strips them).
+PROTOSET = $(BUF) build --as-file-descriptor-set -o $(1)/gen/configuration.protoset
+
 # generate: regenerate gen/ (Go, gRPC, gateway code, the Swagger 2.0 document and the OpenAPI 3.1
-# document converted from it) from proto/.
+# document converted from it, the descriptor set) and the client stubs (CLIENT_GEN) from proto/.
+# The client stubs need npm and Debian's protobuf-compiler and protobuf-compiler-grpc
+# (clients/tools.sh says so).
 generate:
 	$(BUF) generate
 	$(call OPENAPI31,.)
+	$(call PROTOSET,.)
+	clients/tools.sh
+	rm -rf $(CLIENT_GEN)
+	$(BUF) generate --template buf.gen.clients.yaml
 
 # check-generated: fail when gen/ is not exactly what proto/ generates. It generates into a
 # temporary directory, so it neither needs nor touches a clean work tree.
@@ -28,9 +43,25 @@ check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BUF) generate -o "$$tmp" && \
 	$(call OPENAPI31,"$$tmp") && \
+	$(call PROTOSET,"$$tmp") && \
 	if ! diff -r gen "$$tmp/gen"; then \
 		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi && echo "gen/ is up to date"
+	@$(MAKE) --no-print-directory check-generated-clients
+
+# check-generated-clients: the same for the client stubs. Without their tools it is skipped,
+# saying so, except in CI (CI set), where it must run.
+check-generated-clients:
+	@if ! clients/tools.sh; then \
+		if [ -n "$${CI:-}" ]; then exit 1; fi; \
+		echo "check-generated: SKIPPED the client stubs: their tools are missing (CI checks them)"; exit 0; \
+	fi; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BUF) generate --template buf.gen.clients.yaml -o "$$tmp" && \
+	stale=; for d in $(CLIENT_GEN); do diff -r -x __pycache__ "$$d" "$$tmp/$$d" || stale=1; done; \
+	if [ -n "$$stale" ]; then \
+		echo "the client stubs are stale: run 'make generate' and commit the result" >&2; exit 1; \
+	fi; echo "the client stubs ($(CLIENT_GEN)) are up to date"
 
 # lint: buf lint and format, gofmt, go vet, staticcheck, and tidy go.mod files.
 lint:
@@ -46,12 +77,19 @@ lint:
 	cd deploy && go mod tidy -diff
 
 # test: everything CI checks: fresh gen/, lint, every test with the race detector, the fault
-# suite, and the TypeScript client generated from the OpenAPI 3.1 document.
+# suite, the TypeScript client generated from the OpenAPI 3.1 document, and the client examples.
 test: check-generated lint
 	go test -race -count=1 ./...
 	cd deploy && go test -count=1 ./...
 	$(MAKE) test-faults
 	$(MAKE) openapi-check
+	$(MAKE) examples
+
+# examples: run the TypeScript, Python and Node proto-loader examples (examples/*/run) against a
+# `gateway -dev` that examples/run builds, starts on free ports and stops. They need node, npm and
+# Debian's python3-grpcio and python3-protobuf (.ci/run installs them).
+examples:
+	examples/run
 
 # openapi-check: validate gen/openapi/configuration.openapi.json (served at /openapi.json) as
 # OpenAPI 3.1, generate TypeScript types from it with openapi-typescript and type-check a client's
