@@ -315,7 +315,9 @@ func TestCoalescing(t *testing.T) {
 }
 
 // TestReplicasShareTheCache: two gateways on one Redis with one CACHE_KEY_SECRET share entries,
-// and a write through one invalidates what the other serves.
+// and a write through one invalidates what the other serves at once. Without the near cache,
+// every read asks Redis for the generation; TestNearCacheReplicas tests the near cache's
+// guarantee.
 func TestReplicasShareTheCache(t *testing.T) {
 	r := redistest.Server(t)
 	e, err := emulator.New()
@@ -327,6 +329,7 @@ func TestReplicasShareTheCache(t *testing.T) {
 	shared := func(c *server.Config) {
 		patient(r.URL())(c)
 		c.CacheKeySecret = "a secret both replicas hold"
+		c.CacheNearMaxBytes = 0
 	}
 	one, two := startGateway(t, up.URL, shared), startGateway(t, up.URL, shared)
 	body := `{"id":"agent-a@example.com","fields":["job_title"]}`

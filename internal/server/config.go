@@ -23,6 +23,13 @@ type Config struct {
 	// CacheStoreTimeout (CACHE_STORE_TIMEOUT) bounds one call to Redis, all of it: waiting for a
 	// connection, dialling, writing and reading.
 	CacheStoreTimeout time.Duration
+	// CacheNearMaxBytes (CACHE_NEAR_MAX_BYTES) bounds the near cache: in-process copies of the
+	// Redis entries this replica read, served without a round trip; 0 turns it off.
+	CacheNearMaxBytes int
+	// CacheNearLiveness (CACHE_NEAR_LIVENESS) is how long after the invalidation channel's last
+	// sign of life the near cache is still trusted: a bump missed by a channel that died silently
+	// is served for at most that long.
+	CacheNearLiveness time.Duration
 	CacheTTL          time.Duration // CACHE_TTL
 	// CacheStaleIfError (CACHE_STALE_IF_ERROR) is how long past CACHE_TTL an answer may stand in
 	// for an upstream that fails; 0 turns it off.
@@ -90,6 +97,8 @@ func Defaults() Config {
 		CacheTTL:          2 * time.Minute,
 		CacheStaleIfError: 10 * time.Minute,
 		CacheStoreTimeout: 100 * time.Millisecond,
+		CacheNearMaxBytes: cache.DefaultNearMaxBytes,
+		CacheNearLiveness: cache.DefaultNearLiveness,
 		UpstreamTimeout:   10 * time.Second,
 
 		UpstreamMaxConns:       64,
@@ -164,6 +173,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	dur("CACHE_TTL", &c.CacheTTL)
 	dur("CACHE_STALE_IF_ERROR", &c.CacheStaleIfError)
 	dur("CACHE_STORE_TIMEOUT", &c.CacheStoreTimeout)
+	dur("CACHE_NEAR_LIVENESS", &c.CacheNearLiveness)
+	num("CACHE_NEAR_MAX_BYTES", &c.CacheNearMaxBytes)
 	dur("UPSTREAM_TIMEOUT", &c.UpstreamTimeout)
 	dur("GATEWAY_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("GATEWAY_DRAIN_DELAY", &c.DrainDelay)
@@ -244,6 +255,12 @@ func (c Config) Validate() error {
 	}
 	if c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("CACHE_STALE_IF_ERROR=%v: want 0 (off) to 24h", c.CacheStaleIfError))
+	}
+	if c.CacheNearMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("CACHE_NEAR_MAX_BYTES=%d: want 0 (off) or more", c.CacheNearMaxBytes))
+	}
+	if c.CacheNearLiveness < 100*time.Millisecond || c.CacheNearLiveness > time.Minute {
+		errs = append(errs, fmt.Errorf("CACHE_NEAR_LIVENESS=%v: want 100ms to 1m", c.CacheNearLiveness))
 	}
 	if c.CacheStoreTimeout <= 0 || c.CacheStoreTimeout > 10*time.Second {
 		errs = append(errs, fmt.Errorf("CACHE_STORE_TIMEOUT=%v: want more than 0 and at most 10s", c.CacheStoreTimeout))

@@ -505,6 +505,10 @@ func TestLimitsRefusalsAreVisible(t *testing.T) {
 		if err := call(); !wantErr(err) {
 			t.Errorf("%s = %v", what, err)
 		}
+		// The server may log and count the call a moment after the client has its answer.
+		testutil.WaitFor(5*time.Second, func() bool {
+			return ltCallLines(t, v.logs.String(), method, code, surface)-lines == 1 && ltCounted(v, method, code)-counted == 1
+		})
 		if n := ltCallLines(t, v.logs.String(), method, code, surface) - lines; n != 1 {
 			t.Errorf("%s: %d call log lines with code %s, want 1", what, n, code)
 		}

@@ -109,6 +109,10 @@ func srStartGatewayProcess(t *testing.T, upstreamURL, redisURL string) *env {
 		"LOG_LEVEL=debug",
 		"GATEWAY_SHUTDOWN_TIMEOUT=5s",
 		"GATEWAY_DRAIN_DELAY=0s",
+		// The outage is of the store that every read asks: the near cache, which answers hits
+		// without asking it for up to CACHE_NEAR_LIVENESS, has its own outage test
+		// (TestNearCacheReplicas).
+		"CACHE_NEAR_MAX_BYTES=0",
 	)
 	cmd.SysProcAttr = srSysProcAttr()
 	logs := &testutil.SyncBuffer{}

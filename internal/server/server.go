@@ -82,6 +82,33 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
+// registerNear serves the near cache's counts on /metrics.
+func registerNear(reg prometheus.Registerer, n *cache.Near) {
+	for _, r := range []struct {
+		result string
+		count  func(cache.NearStats) int64
+	}{
+		{"hit", func(s cache.NearStats) int64 { return s.Hits }},
+		{"miss", func(s cache.NearStats) int64 { return s.Misses }},
+		{"bypass", func(s cache.NearStats) int64 { return s.Bypassed }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "gateway_cache_near_lookups_total",
+			Help:        "Cache lookups by the near cache's result: hit (answered in process), miss (sent to Redis while the near cache was trusted), bypass (sent to Redis because its invalidation channel was down).",
+			ConstLabels: prometheus.Labels{"result": r.result},
+		}, func() float64 { return float64(r.count(n.Stats())) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_cache_near_trusted",
+		Help: "1 while the near cache is served (its invalidation channel is subscribed and alive), else 0.",
+	}, func() float64 {
+		if n.Stats().Trusted {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // In-process store bounds: the gateway's memory is the limit, and answers are small.
 const (
 	memoryMaxEntries = 100_000
@@ -102,8 +129,12 @@ func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	log.Info("cache on Redis")
-	return r, nil
+	if cfg.CacheNearMaxBytes == 0 {
+		log.Info("cache on Redis")
+		return r, nil
+	}
+	log.Info("cache on Redis, with a near cache", "max_bytes", cfg.CacheNearMaxBytes)
+	return cache.NewNear(r, cache.NearOptions{MaxBytes: int64(cfg.CacheNearMaxBytes), Liveness: cfg.CacheNearLiveness}), nil
 }
 
 // New builds the gateway of cfg and opens its listeners, so that an address of port 0 is known
@@ -142,6 +173,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	store, err := newStore(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if near, ok := store.(*cache.Near); ok {
+		registerNear(reg, near)
 	}
 	secret := []byte(cfg.CacheKeySecret)
 	if len(secret) == 0 {
