@@ -133,12 +133,19 @@ let read = await properties.ListLicenseProperties({ namespace_prefix: ns });
 check("PropertyService: Struct written then read", fromStruct(read.properties[ns])[name], 42);
 
 // The trap: a plain object where a Struct goes. proto-loader encodes it as an empty Struct, so the
-// gateway gets a namespace with no values, which writes nothing, and the call succeeds.
-await properties.UpdateLicenseProperties({ properties: { [ns]: { [name]: 7 } } });
+// gateway gets a namespace with no values; it refuses that with INVALID_ARGUMENT naming the
+// namespace (a namespace must set a property), instead of succeeding and writing nothing.
+try {
+  await properties.UpdateLicenseProperties({ properties: { [ns]: { [name]: 7 } } });
+  check("a plain object in place of a Struct is refused", "OK", "INVALID_ARGUMENT");
+} catch (err) {
+  check("a plain object in place of a Struct is refused", err.code, grpc.status.INVALID_ARGUMENT);
+  check("the refusal names the namespace", err.details.includes(`properties.${ns}`), true);
+}
 read = await properties.ListLicenseProperties({ namespace_prefix: ns });
-check("a plain object in place of a Struct writes nothing", fromStruct(read.properties[ns])[name], 42);
-// Neither protobufjs (it ignores keys that are no field) nor the gateway (an empty Struct is a
-// valid message) can tell that mistake, so a caller checks before sending, as checkStructs does.
+check("the refused write wrote nothing", fromStruct(read.properties[ns])[name], 42);
+// protobufjs cannot tell that mistake itself (it ignores keys that are no field), so a caller may
+// check before sending, as checkStructs does, and get the mistake at its own line.
 try {
   await properties.UpdateLicenseProperties(checkStructs({ properties: { [ns]: { [name]: 7 } } }));
   check("checkStructs refuses a plain object in place of a Struct", "sent", "refused");

@@ -641,18 +641,18 @@ func TestPropertiesOtherLicense(t *testing.T) {
 	}
 }
 
-// TestEmptyPropertyUpdateRecordsNothing checks that setting no values in a namespace leaves the
-// state exactly as it was. No namespace at all is refused: a required map must have a key.
-func TestEmptyPropertyUpdateRecordsNothing(t *testing.T) {
+// TestEmptyPropertyNamespaceRefused checks that a namespace that sets no value is refused, as no
+// namespace at all is, and leaves the state exactly as it was: such a request would do nothing,
+// and is what a gRPC client sends when its library could not encode the Struct it was given.
+func TestEmptyPropertyNamespaceRefused(t *testing.T) {
 	v := newEnv(t)
-	for _, c := range []struct{ action, body string }{
-		{"update_license_properties", `{"properties":{"unregistered":{}}}`},
-		{"update_group_properties", `{"group_id":0,"properties":{"test":{}}}`},
+	for _, c := range []struct{ action, body, field string }{
+		{"update_license_properties", `{"properties":{"unregistered":{}}}`, "properties.unregistered:"},
+		{"update_group_properties", `{"group_id":0,"properties":{"test":{}}}`, "properties.test:"},
 	} {
-		before := v.e.Snapshot()
-		v.ok(ownerA, c.action, c.body)
-		if after := v.e.Snapshot(); string(before) != string(after) {
-			t.Errorf("%s(%s) set nothing but changed the state", c.action, c.body)
+		// fails also checks that the state did not change.
+		if r := v.fails(ownerA, c.action, c.body, "validation"); !strings.Contains(string(r.body), c.field) {
+			t.Errorf("%s(%s) = %s, want a message naming %s", c.action, c.body, r.body, c.field)
 		}
 	}
 }

@@ -139,7 +139,11 @@ var (
 	// property's registration by the handler. Like every required map of properties, it must
 	// have a key: proto3 cannot tell an empty map from one not given, so for a gRPC client the
 	// two are the same request, and over REST they are too.
-	propertyValues = &mapping{values: mapOf(anyValue{}), minKeys: 1}
+	// A namespace must set a property too: an empty one writes nothing, and is what a gRPC client
+	// sends when its library could not encode the Struct it was given (Node's proto-loader turns
+	// a plain object into an empty Struct), so a request that would succeed doing nothing is
+	// refused instead.
+	propertyValues = &mapping{values: &mapping{values: anyValue{}, minKeys: 1}, minKeys: 1}
 	// propertyNames is {"<namespace>": ["<name>", ...]}.
 	propertyNames  = &mapping{values: set(nonEmpty), minKeys: 1}
 	propertySchema = obj(
