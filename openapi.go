@@ -13,6 +13,8 @@ var (
 	openAPI []byte
 	//go:embed gen/openapiv2/configuration.swagger.json
 	swagger []byte
+	//go:embed gen/configuration.protoset
+	protoset []byte
 )
 
 // OpenAPI returns the OpenAPI 3.1 document of the REST surface, which cmd/openapi31 converts from
@@ -24,3 +26,9 @@ func OpenAPI() []byte { return slices.Clone(openAPI) }
 // protoc-gen-openapiv2 generated it from the protos and http.yaml, for tools that read only that
 // version. The gateway serves it at /swagger.json.
 func Swagger() []byte { return slices.Clone(swagger) }
+
+// Descriptors returns the protos as a serialized google.protobuf.FileDescriptorSet, with their
+// imports and source info (the comments), as buf builds it. The gateway's reflection service
+// serves these, so that grpcurl's describe shows the comments, which the descriptors compiled
+// into the Go code leave out.
+func Descriptors() []byte { return slices.Clone(protoset) }

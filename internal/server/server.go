@@ -29,7 +29,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
 	gateway "github.com/livechat-gateway/gateway"
@@ -229,7 +228,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		svc.Register(s)
 		healthpb.RegisterHealthServer(s, g.health)
 	}
-	reflection.Register(g.grpc)
+	if err := registerReflection(g.grpc); err != nil {
+		return nil, err
+	}
 	calls.initialize(surfaceGRPC, g.grpc)
 	calls.initialize(surfaceREST, g.inprocSrv)
 
