@@ -119,8 +119,8 @@ func callFields(ctx context.Context, meta interceptors.CallMeta, surface string)
 	if a, ok := action.ByMethod(meta.FullMethod()); ok {
 		f = append(f, "action", a.Name)
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	if r := md.Get(service.MDRegion); len(r) > 0 {
+	// ValueFromIncomingContext reads one key without copying the whole metadata.
+	if r := metadata.ValueFromIncomingContext(ctx, service.MDRegion); len(r) > 0 {
 		f = append(f, "region", r[0])
 	}
 	if n := service.NotesFrom(ctx); n != nil && n.Cache() != "" {
@@ -174,9 +174,8 @@ func (c *calls) refused(ctx context.Context, fullMethod string, err error, laten
 // returned as x-request-id header metadata.
 func requestIDs() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
 		var given string
-		if v := md.Get(requestid.Key); len(v) > 0 {
+		if v := metadata.ValueFromIncomingContext(ctx, requestid.Key); len(v) > 0 {
 			given = v[0]
 		}
 		id := requestid.Or(given)

@@ -222,8 +222,7 @@ func (ans *answer) clone() *answer {
 // when the call fails with a transient error. When the store fails, the read is served by the
 // upstream, still coalesced, and nothing is stored.
 func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (*answer, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	refresh := noCache(md.Get(MDCacheControl))
+	refresh := noCache(metadata.ValueFromIncomingContext(ctx, MDCacheControl))
 	id := r.keys.id(auth)
 	key := entryKey(id, region, a, body)
 	flightKey := key + "|" + strconv.FormatInt(r.epoch.Load(), 10)
