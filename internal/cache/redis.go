@@ -10,7 +10,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/livechat-gateway/gateway/internal/tracing"
 )
 
 // RedisOptions tune the Redis client. A zero field takes its default. The defaults fail fast:
@@ -60,6 +64,11 @@ type RedisOptions struct {
 	// GetClientCertificate, when not nil, gives the client certificate for a TLS Redis that asks
 	// for one (tls-auth-clients).
 	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
+
+	// TracerProvider, when it records (tracing.Enabled), gives each Redis command (and each
+	// dial) a client span named after the command, such as "evalsha". The command's arguments
+	// are not recorded: keys and values are hashed and sealed, but a span is no place for them.
+	TracerProvider trace.TracerProvider
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -135,7 +144,16 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	}
 	// Let ctx's deadline shorten the socket timeouts, not only cancel between commands.
 	u.ContextTimeoutEnabled = true
-	return &Redis{c: redis.NewUniversalClient(u), timeout: o.Timeout}, nil
+	c := redis.NewUniversalClient(u)
+	if tracing.Enabled(o.TracerProvider) {
+		err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(o.TracerProvider),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("cache: tracing Redis: %w", err)
+		}
+	}
+	return &Redis{c: c, timeout: o.Timeout}, nil
 }
 
 // The scripts run atomically on the node that holds their keys; the keys of one call share a hash
