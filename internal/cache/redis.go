@@ -65,9 +65,9 @@ type RedisOptions struct {
 	// for one (tls-auth-clients).
 	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 
-	// TracerProvider, when it records (tracing.Enabled), gives each Redis command (and each
-	// dial) a client span named after the command, such as "evalsha". The command's arguments
-	// are not recorded: keys and values are hashed and sealed, but a span is no place for them.
+	// TracerProvider, when it records (tracing.Enabled), gives each Redis command a client span
+	// named after the command, such as "evalsha". The command's arguments are not recorded: keys
+	// and values are hashed and sealed, but a span is no place for them.
 	TracerProvider trace.TracerProvider
 }
 
@@ -147,7 +147,10 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	c := redis.NewUniversalClient(u)
 	if tracing.Enabled(o.TracerProvider) {
 		err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(o.TracerProvider),
-			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false),
+			// go-redis dials in a context of the pool's, not the call's: each dial would be a
+			// trace of its own, noise without the call it served.
+			redisotel.WithDialFilter(true))
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("cache: tracing Redis: %w", err)
