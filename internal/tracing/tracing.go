@@ -169,7 +169,9 @@ var noMeters = metricnoop.NewMeterProvider()
 const healthMethods = "/grpc.health.v1.Health/"
 
 // notHealth is the gRPC instrumentation's filter: true for the calls to trace.
-func notHealth(info *stats.RPCTagInfo) bool { return !strings.HasPrefix(info.FullMethodName, healthMethods) }
+func notHealth(info *stats.RPCTagInfo) bool {
+	return !strings.HasPrefix(info.FullMethodName, healthMethods)
+}
 
 // GRPCServerHandler returns the stats handler that gives each gRPC call a server span, a child
 // of the caller's trace when its metadata carries traceparent. Health checks are not traced.
