@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,7 +26,8 @@ import (
 // traced is a gateway that traces into an in-memory exporter, in front of an in-process emulator.
 type traced struct {
 	*env
-	spans *tracetest.InMemoryExporter
+	spans   *tracetest.InMemoryExporter
+	baggage atomic.Int64 // upstream requests that carried a Baggage header
 }
 
 // newTracedEnv starts an emulator and a gateway with its cache on redisURL ("" for the in-process
@@ -38,11 +41,17 @@ func newTracedEnv(t *testing.T, redisURL string) *traced {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
+	tv := &traced{spans: exp}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Baggage") != "" {
+			tv.baggage.Add(1)
+		}
+		e.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	v := startGateway(t, srv.URL, patient(redisURL), server.WithTracerProvider(tp))
-	v.emu = e
-	return &traced{env: v, spans: exp}
+	tv.env = startGateway(t, srv.URL, patient(redisURL), server.WithTracerProvider(tp))
+	tv.emu = e
+	return tv
 }
 
 // waitSpans waits until the exporter holds spans that satisfy each of want (a span may satisfy
@@ -266,11 +275,13 @@ func TestTracingGRPCMiss(t *testing.T) {
 
 // TestTracingRESTContinuesTrace: a REST call whose caller sends traceparent is served in the
 // caller's trace, through the in-memory gRPC connection, and the upstream receives traceparent
-// of that same trace. A write (no cache) shows the invalidation's span.
+// of that same trace, but not the caller's baggage. A write (no cache) shows the invalidation's
+// span.
 func TestTracingRESTContinuesTrace(t *testing.T) {
 	v := newTracedEnv(t, "")
 	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	got := v.rest(ownerA, "list_groups", `{}`, "Traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
+	got := v.rest(ownerA, "list_groups", `{}`, "Traceparent", "00-"+callerTrace+"-"+callerSpan+"-01",
+		"Baggage", "tenant=internal-only")
 	if got.status != 200 {
 		t.Fatalf("list_groups = %d %s", got.status, got.body)
 	}
@@ -300,10 +311,15 @@ func TestTracingRESTContinuesTrace(t *testing.T) {
 		t.Errorf("the emulator received trace %s span %s, want the caller's trace %s and the upstream span %s",
 			tid, sid, callerTrace, up.SpanContext.SpanID())
 	}
+	if n := v.baggage.Load(); n != 0 {
+		t.Errorf("%d upstream requests carried the caller's baggage, want none", n)
+	}
 
 	// A write: no cache read, and the invalidation of the credential's answers.
 	v.spans.Reset()
-	got = v.rest(ownerA, "create_group", `{"name":"Traced","agent_priorities":{"owner-a@example.com":"normal"}}`)
+	// (A write's upstream call runs in the caller's context, baggage included: the one to check.)
+	got = v.rest(ownerA, "create_group", `{"name":"Traced","agent_priorities":{"owner-a@example.com":"normal"}}`,
+		"Baggage", "tenant=internal-only")
 	if got.status != 200 {
 		t.Fatalf("create_group = %d %s", got.status, got.body)
 	}
@@ -314,6 +330,9 @@ func TestTracingRESTContinuesTrace(t *testing.T) {
 		named("livechat.configuration.v1.GroupService/CreateGroup", trace.SpanKindServer))
 	if slices.ContainsFunc(spans, named("cache.read", trace.SpanKindInternal)) {
 		t.Errorf("a write made a cache.read span; the spans:\n%s", describe(spans))
+	}
+	if n := v.baggage.Load(); n != 0 {
+		t.Errorf("%d upstream requests carried the caller's baggage, want none", n)
 	}
 	checkNoSecrets(t, spans)
 

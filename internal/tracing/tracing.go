@@ -153,9 +153,10 @@ func Enabled(tp trace.TracerProvider) bool {
 	return true
 }
 
-// Propagator is the context propagation the gateway reads from its callers and writes to the
-// upstream: W3C Trace Context (traceparent, tracestate) and W3C Baggage. It is passed to each
-// instrumentation rather than set globally, so that nothing else in the process is affected.
+// Propagator is the context propagation the gateway reads from its callers and carries across its
+// in-memory REST connection: W3C Trace Context (traceparent, tracestate) and W3C Baggage. It is
+// passed to each instrumentation rather than set globally, so that nothing else in the process is
+// affected. The upstream gets Trace Context only (see Transport).
 func Propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
@@ -197,10 +198,14 @@ func HTTPHandler(h http.Handler, tp trace.TracerProvider, name func(*http.Reques
 }
 
 // Transport wraps rt so that each request it sends (each attempt: a retry is a request of its
-// own) gets a client span and carries that span's context as traceparent. name names the span
-// from the request, from a bounded set. No header is recorded, so neither is Authorization.
+// own) gets a client span and carries that span's context as traceparent (and tracestate). name
+// names the span from the request, from a bounded set. No header is recorded, so neither is
+// Authorization.
+//
+// The caller's baggage is not sent: the upstream is a third party, and baggage is for the
+// caller's own services, which may put in it what is not for the upstream to see.
 func Transport(rt http.RoundTripper, tp trace.TracerProvider, name func(*http.Request) string) http.RoundTripper {
-	return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
+	return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithMeterProvider(noMeters),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return name(r) }))
 }
