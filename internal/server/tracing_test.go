@@ -101,7 +101,7 @@ func find(t *testing.T, spans tracetest.SpanStubs, what string, match func(trace
 func attr(s tracetest.SpanStub, key attribute.Key) string {
 	for _, kv := range s.Attributes {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
