@@ -126,7 +126,7 @@ type reads struct {
 	metrics *cacheMetrics
 	warned  atomic.Int64 // unix nanoseconds of the last store warning
 	log     *slog.Logger
-	tracer  trace.Tracer
+	tracer  trace.Tracer // nil: tracing off
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -159,16 +159,15 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.TracerProvider == nil {
-		c.TracerProvider = noop.NewTracerProvider()
-	}
 	r := &reads{
 		Cache:   c,
 		keys:    keys,
 		life:    c.TTL + c.StaleIfError,
 		pending: &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
 		log:     log,
-		tracer:  c.TracerProvider.Tracer("github.com/livechat-gateway/gateway/internal/service"),
+	}
+	if c.TracerProvider != nil {
+		r.tracer = c.TracerProvider.Tracer("github.com/livechat-gateway/gateway/internal/service")
 	}
 	onState := c.Breaker.OnStateChange
 	c.Breaker.OnStateChange = func(from, to string) {
@@ -235,7 +234,7 @@ func (ans *answer) clone() *answer {
 // when the call fails with a transient error. When the store fails, the read is served by the
 // upstream, still coalesced, and nothing is stored.
 func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
-	ctx, span := r.tracer.Start(ctx, "cache.read", trace.WithAttributes(tracing.AttrAction.String(a.Name)))
+	ctx, span := r.startSpan(ctx, "cache.read", a)
 	defer func() {
 		if err != nil {
 			span.SetStatus(codes.Error, "")
@@ -245,12 +244,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	// A shared call and its fill run in contexts of their own, not the caller's (see
 	// flight.Group.Do): they carry this span's context, so that the upstream call and the store's
 	// commands they make show in the trace of the read that started them.
-	inTrace := func(c context.Context) context.Context {
-		if sc := span.SpanContext(); sc.IsValid() {
-			return trace.ContextWithSpanContext(c, sc)
-		}
-		return c
-	}
+	sc := span.SpanContext()
 	refresh := noCache(metadata.ValueFromIncomingContext(ctx, MDCacheControl))
 	id := r.keys.id(auth)
 	key := entryKey(id, region, a, body)
@@ -284,14 +278,17 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		flightKey += "|" + strconv.FormatInt(gen, 10)
 		fill = r.filler(a, id, auth, key, gen)
 	}
-	if fill != nil {
+	if fill != nil && sc.IsValid() {
 		fillIt := fill
-		fill = func(c context.Context, ans *answer) { fillIt(inTrace(c), ans) }
+		fill = func(c context.Context, ans *answer) { fillIt(trace.ContextWithSpanContext(c, sc), ans) }
 	}
 
 	call := func(ctx context.Context) (*answer, error) {
 		began := r.Now()
-		ans, err := fetch(inTrace(ctx))
+		if sc.IsValid() {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		ans, err := fetch(ctx)
 		if err == nil {
 			ans.at = began
 		}
@@ -323,11 +320,26 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	return ans.clone(), nil
 }
 
+// startSpan starts one of the cache's spans, with a's name when a is not nil. With tracing off it
+// returns ctx and a span that records nothing, at no cost: no context, no option, no attribute is
+// allocated on the read path.
+func (r *reads) startSpan(ctx context.Context, name string, a *action.Action) (context.Context, trace.Span) {
+	if r.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	if a == nil {
+		return r.tracer.Start(ctx, name)
+	}
+	return r.tracer.Start(ctx, name, trace.WithAttributes(tracing.AttrAction.String(a.Name)))
+}
+
 // report counts a read's outcome, records it on the read's span and sends it as x-cache; a store
 // error shows as bypass.
 func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
 	r.metrics.outcomes.WithLabelValues(a.Name, outcome).Inc()
-	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrCacheOutcome.String(outcome))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(tracing.AttrCacheOutcome.String(outcome))
+	}
 	if outcome == cacheError {
 		outcome = cacheBypass
 	}
@@ -405,7 +417,7 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 // underestimated, however long the call took.
 func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer) {
 	return func(ctx context.Context, ans *answer) {
-		ctx, span := r.tracer.Start(ctx, "cache.fill", trace.WithAttributes(tracing.AttrAction.String(a.Name)))
+		ctx, span := r.startSpan(ctx, "cache.fill", a)
 		defer span.End()
 		plain, err := encodeAnswer(ans)
 		if err != nil {
@@ -463,7 +475,7 @@ func (r *reads) flush(ctx context.Context, id string) bool {
 // bump bumps id's generation, within ctx and storeWriteTimeout, and reports whether it did; a
 // failure is counted and logged.
 func (r *reads) bump(ctx context.Context, id string) bool {
-	ctx, span := r.tracer.Start(ctx, "cache.invalidate")
+	ctx, span := r.startSpan(ctx, "cache.invalidate", nil)
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 	defer cancel()
