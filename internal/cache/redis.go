@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -148,15 +150,28 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	if tracing.Enabled(o.TracerProvider) {
 		err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(o.TracerProvider),
 			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false),
-			// go-redis dials in a context of the pool's, not the call's: each dial would be a
-			// trace of its own, noise without the call it served.
-			redisotel.WithDialFilter(true))
+			// go-redis dials in a context of the pool's, not the call's, and the near cache's
+			// subscription opens its connection in one of its own: each dial, and each new
+			// connection's setup, would be a trace of its own, noise without a call it served.
+			redisotel.WithDialFilter(true),
+			redisotel.WithCommandFilter(connSetup),
+			redisotel.WithCommandsFilter(func(cmds []redis.Cmder) bool { return slices.ContainsFunc(cmds, connSetup) }))
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("cache: tracing Redis: %w", err)
 		}
 	}
 	return &Redis{c: c, timeout: o.Timeout}, nil
+}
+
+// connSetup reports whether cmd is part of setting a new connection up (HELLO, CLIENT SETINFO,
+// AUTH, SELECT) rather than a call's work: such commands are not traced.
+func connSetup(cmd redis.Cmder) bool {
+	switch strings.ToLower(cmd.Name()) {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
 }
 
 // The scripts run atomically on the node that holds their keys; the keys of one call share a hash

@@ -15,6 +15,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/emulator"
@@ -231,7 +236,8 @@ func TestTracingGRPCMiss(t *testing.T) {
 		bad := false
 		for _, s := range spans {
 			// Every span descends from the server's, in its trace: Redis's commands from the
-			// cache's spans (a new connection's HELLO from the command it was opened for).
+			// cache's spans. (A new connection's setup, HELLO and CLIENT, is not traced: the near
+			// cache's subscription opens one outside any call.)
 			if !descends(spans, s, srv) {
 				t.Errorf("span %s does not descend from the server span", s.Name)
 				bad = true
@@ -372,5 +378,25 @@ func TestTracingOff(t *testing.T) {
 				t.Errorf("with tracing off the upstream received traceparent: %v", tp)
 			}
 		})
+	}
+}
+
+// TestGzipRequestsBounded: the OTLP gRPC exporter links grpc's gzip codec, which registers itself
+// for every gRPC server in the process, so the gateway now accepts gzip-compressed requests (and
+// answers such a call compressed). A request that inflates past GATEWAY_MAX_REQUEST_BYTES is
+// refused as an uncompressed one is, so compression is no way around the limit; a small one is
+// served.
+func TestGzipRequestsBounded(t *testing.T) {
+	v := newEnv(t)
+	a := testutil.Action(t, "get_agent")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ownerA)
+	big := &configv1.GetAgentRequest{Id: strings.Repeat("x", 2<<20)} // a few KB once compressed
+	err := v.conn.Invoke(ctx, a.FullMethod(), big, a.NewResponse(), grpc.UseCompressor(gzip.Name))
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a gzip request of 2 MiB inflated = %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := v.conn.Invoke(ctx, a.FullMethod(), &configv1.GetAgentRequest{Id: "owner-a@example.com"}, a.NewResponse(),
+		grpc.UseCompressor(gzip.Name)); err != nil {
+		t.Errorf("a small gzip request = %v, want served", err)
 	}
 }
