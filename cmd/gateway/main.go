@@ -6,6 +6,9 @@
 //	               asks the gateway of this environment's GATEWAY_HTTP_ADDR for /healthz and exits
 //	               0 if it answers 200, else 1: a container health check without a shell or curl
 //
+// Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set;
+// then spans are exported with OTLP, and the last ones are flushed on exit (docs/observability.md).
+//
 // It stops gracefully on SIGINT or SIGTERM: it reports not ready for GATEWAY_DRAIN_DELAY (0 with
 // -dev unless set), then lets in-flight calls finish. A second signal stops it at once.
 package main
@@ -27,9 +30,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
+	"github.com/livechat-gateway/gateway/internal/tracing"
 )
 
 func main() {
@@ -82,7 +89,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		defer stopEmu()
 	}
-	g, err := server.New(cfg, log)
+	tp, err := startTracing(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer tp.flush()
+	g, err := server.New(cfg, log, server.WithTracerProvider(tp.TracerProvider))
 	if err != nil {
 		return err
 	}
@@ -90,6 +102,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr(), cfg)
 	}
 	return g.Run(ctx)
+}
+
+// tracingFlushTimeout bounds the export of the last spans on exit: a collector that does not
+// answer must not hold the process after its servers have stopped.
+const tracingFlushTimeout = 5 * time.Second
+
+// tracerProvider is the process's tracing, with the flush of its last spans.
+type tracerProvider struct {
+	trace.TracerProvider
+	shutdown func(context.Context) error
+	log      *slog.Logger
+}
+
+// startTracing sets tracing up from the OTEL_* variables (see internal/tracing): off, the no-op
+// provider, with which the gateway installs no instrumentation.
+func startTracing(ctx context.Context, getenv func(string) string, log *slog.Logger) (*tracerProvider, error) {
+	tp, shutdown, err := tracing.FromEnv(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if tracing.Enabled(tp) {
+		// The SDK reports failed exports through the global handler, by default a plain
+		// logger on stderr: in the gateway's JSON log instead. Only the error: its text names
+		// the endpoint, never the headers (OTEL_EXPORTER_OTLP_HEADERS may hold a key).
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+		log.Info("tracing on: spans are exported with OTLP")
+	}
+	return &tracerProvider{TracerProvider: tp, shutdown: shutdown, log: log}, nil
+}
+
+// flush exports the spans not yet exported and stops the exporter, within tracingFlushTimeout.
+func (t *tracerProvider) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if err := t.shutdown(ctx); err != nil {
+		t.log.Warn("tracing: the last spans were not all exported", "err", err)
+	}
 }
 
 // envPrefixes start the names of the gateway's own variables: a name with one of them that the

@@ -7,10 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/livechat-gateway/gateway/internal/tracing"
 )
 
 // RedisOptions tune the Redis client. A zero field takes its default. The defaults fail fast:
@@ -60,6 +66,11 @@ type RedisOptions struct {
 	// GetClientCertificate, when not nil, gives the client certificate for a TLS Redis that asks
 	// for one (tls-auth-clients).
 	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
+
+	// TracerProvider, when it records (tracing.Enabled), gives each Redis command a client span
+	// named after the command, such as "evalsha". The command's arguments are not recorded: keys
+	// and values are hashed and sealed, but a span is no place for them.
+	TracerProvider trace.TracerProvider
 }
 
 func (o RedisOptions) withDefaults() RedisOptions {
@@ -135,7 +146,32 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	}
 	// Let ctx's deadline shorten the socket timeouts, not only cancel between commands.
 	u.ContextTimeoutEnabled = true
-	return &Redis{c: redis.NewUniversalClient(u), timeout: o.Timeout}, nil
+	c := redis.NewUniversalClient(u)
+	if tracing.Enabled(o.TracerProvider) {
+		err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(o.TracerProvider),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false),
+			// go-redis dials in a context of the pool's, not the call's, and the near cache's
+			// subscription opens its connection in one of its own: each dial, and each new
+			// connection's setup, would be a trace of its own, noise without a call it served.
+			redisotel.WithDialFilter(true),
+			redisotel.WithCommandFilter(connSetup),
+			redisotel.WithCommandsFilter(func(cmds []redis.Cmder) bool { return slices.ContainsFunc(cmds, connSetup) }))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("cache: tracing Redis: %w", err)
+		}
+	}
+	return &Redis{c: c, timeout: o.Timeout}, nil
+}
+
+// connSetup reports whether cmd is part of setting a new connection up (HELLO, CLIENT SETINFO,
+// AUTH, SELECT) rather than a call's work: such commands are not traced.
+func connSetup(cmd redis.Cmder) bool {
+	switch strings.ToLower(cmd.Name()) {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
 }
 
 // The scripts run atomically on the node that holds their keys; the keys of one call share a hash

@@ -251,3 +251,49 @@ func FuzzAction(f *testing.F) {
 		}
 	})
 }
+
+// TestTraceparents: the emulator keeps the latest traceparent headers per action, at most
+// traceparentsKept, serves them in /emulator/stats, and forgets them on reset.
+func TestTraceparents(t *testing.T) {
+	v := newEnv(t)
+	v.call(ownerA, "list_groups", `{}`) // no traceparent: nothing kept
+	tp := func(i int) string { return fmt.Sprintf("00-%032x-%016x-01", i+1, i+1) }
+	for i := range traceparentsKept + 3 {
+		v.call(ownerA, "list_groups", `{}`, "Traceparent", tp(i))
+	}
+	v.call(ownerA, "get_agent", `{}`, "Traceparent", strings.Repeat("x", 1000)) // refused, still kept: cut
+
+	var want []string
+	for i := 3; i < traceparentsKept+3; i++ {
+		want = append(want, tp(i))
+	}
+	got := v.e.Traceparents()
+	if fmt.Sprint(got["list_groups"]) != fmt.Sprint(want) {
+		t.Errorf("Traceparents()[list_groups] = %q, want the latest %d: %q", got["list_groups"], traceparentsKept, want)
+	}
+	if g := got["get_agent"]; len(g) != 1 || len(g[0]) != maxTraceparentBytes {
+		t.Errorf("Traceparents()[get_agent] = %q, want one value cut to %d bytes", g, maxTraceparentBytes)
+	}
+	if len(got) != 2 {
+		t.Errorf("Traceparents() = %v, want list_groups and get_agent only", got)
+	}
+
+	resp, err := http.Get(v.srv.URL + "/emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Traceparents map[string][]string `json:"traceparents"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(s.Traceparents["list_groups"]) != fmt.Sprint(want) {
+		t.Errorf("/emulator/stats traceparents[list_groups] = %q, want %q", s.Traceparents["list_groups"], want)
+	}
+	v.post("/emulator/reset", "", ``)
+	if got := v.e.Traceparents(); len(got) != 0 {
+		t.Errorf("after reset, Traceparents() = %v", got)
+	}
+}

@@ -87,5 +87,7 @@
 // /emulator/reset, POST and DELETE /emulator/faults, GET /emulator/tokens.
 // GET /emulator/stats also reports the server's connections, open now and at peak, when the
 // http.Server feeds ConnState (cmd/livechat-emulator does): how many connections a client such as
-// the gateway holds to the upstream.
+// the gateway holds to the upstream. It also reports, per action, the traceparent headers of the
+// latest calls that had one (Traceparents), so that a test can see the trace context a gateway
+// propagated.
 package emulator

@@ -36,6 +36,54 @@ type Emulator struct {
 	faults   map[string]*Fault
 
 	conns Conns // fed by ConnState
+
+	traceparents traceparentLog
+}
+
+// traceparentsKept is how many traceparent headers the emulator keeps per action, the latest:
+// enough for a test to find its own call's, bounded however many calls come.
+const traceparentsKept = 8
+
+// maxTraceparentBytes bounds one kept value. A valid traceparent has 55 characters; a longer one
+// is kept cut, as it came, for a test to see that it was wrong.
+const maxTraceparentBytes = 128
+
+// traceparentLog keeps the latest traceparent headers of each action's calls.
+type traceparentLog struct {
+	mu       sync.Mutex
+	byAction map[string][]string
+}
+
+func (l *traceparentLog) add(action, v string) {
+	if len(v) > maxTraceparentBytes {
+		v = v[:maxTraceparentBytes]
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAction == nil {
+		l.byAction = map[string][]string{}
+	}
+	kept := append(l.byAction[action], v)
+	if len(kept) > traceparentsKept {
+		kept = slices.Clone(kept[len(kept)-traceparentsKept:]) // a fresh array: the old one is let go
+	}
+	l.byAction[action] = kept
+}
+
+func (l *traceparentLog) get() map[string][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string][]string, len(l.byAction))
+	for a, v := range l.byAction {
+		out[a] = slices.Clone(v)
+	}
+	return out
+}
+
+func (l *traceparentLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.byAction)
 }
 
 // Fault is what SetFault makes one action do.
@@ -163,12 +211,18 @@ func (e *Emulator) Calls() map[string]int64 {
 	return out
 }
 
-// ResetCalls sets every action's call count to 0.
+// ResetCalls sets every action's call count to 0, and forgets the traceparents received.
 func (e *Emulator) ResetCalls() {
 	for _, n := range e.calls {
 		n.Store(0)
 	}
+	e.traceparents.reset()
 }
+
+// Traceparents returns, by action, the traceparent headers of the latest calls that had one (at
+// most 8 per action, oldest first) since New or the last ResetCalls: what a gateway that traces
+// propagated. Actions without any are absent.
+func (e *Emulator) Traceparents() map[string][]string { return e.traceparents.get() }
 
 // SetFault makes action behave as f says, replacing any fault it had. A zero Fault clears it.
 func (e *Emulator) SetFault(action string, f Fault) error {
@@ -260,6 +314,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	version, action := m[1], m[2]
 	e.calls[action].Add(1)
+	if tp := r.Header.Get("Traceparent"); tp != "" {
+		e.traceparents.add(action, tp)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, newError(errValidation, "method %s is not allowed; actions take POST", r.Method))
@@ -422,8 +479,10 @@ func writeError(w http.ResponseWriter, status int, err *apiError) {
 
 // serveAdmin serves the emulator's own endpoints:
 //
-//	GET  /emulator/stats   {"calls": {"<action>": n, ...}, "connections": {"open": n, "peak": n}}
-//	POST /emulator/reset   sets the call counters to 0 and the connection peak to the open ones
+//	GET  /emulator/stats   {"calls": {"<action>": n, ...}, "connections": {"open": n, "peak": n},
+//	                        "traceparents": {"<action>": ["00-...", ...], ...}}
+//	POST /emulator/reset   sets the call counters to 0 and the connection peak to the open ones,
+//	                       and forgets the traceparents
 //	POST /emulator/faults  {"action": "...", "error": "...", "latency": "100ms", "times": n}
 //	DELETE /emulator/faults clears every fault
 //	GET  /emulator/tokens  the configured tokens
@@ -431,11 +490,11 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	switch route {
 	case "GET /emulator/stats":
-		writeJSON(w, map[string]any{"calls": e.Calls(), "connections": e.conns.Stats()})
+		writeJSON(w, e.stats())
 	case "POST /emulator/reset":
 		e.ResetCalls()
 		e.conns.ResetPeak()
-		writeJSON(w, map[string]any{"calls": e.Calls(), "connections": e.conns.Stats()})
+		writeJSON(w, e.stats())
 	case "POST /emulator/faults":
 		var req struct {
 			Action  string `json:"action"`
@@ -471,6 +530,11 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, newError(errNotFound, "no such emulator endpoint: %s", route))
 	}
+}
+
+// stats is GET /emulator/stats's answer.
+func (e *Emulator) stats() map[string]any {
+	return map[string]any{"calls": e.Calls(), "connections": e.conns.Stats(), "traceparents": e.Traceparents()}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

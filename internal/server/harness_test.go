@@ -100,8 +100,9 @@ func newEmulatorEnv(t *testing.T, mutate func(*server.Config), opts ...emulator.
 }
 
 // startGateway starts a gateway in front of the upstream at url, with cfg adjusted by mutate, and
-// waits until /readyz says it is ready. Its logs are checked for tokens when the test ends.
-func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
+// waits until /readyz says it is ready. Its logs are checked for tokens when the test ends. opts
+// are New's.
+func startGateway(t *testing.T, url string, mutate func(*server.Config), opts ...server.Option) *env {
 	t.Helper()
 	cfg := server.Defaults()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.UpstreamURL = "127.0.0.1:0", "127.0.0.1:0", url
@@ -112,7 +113,7 @@ func startGateway(t *testing.T, url string, mutate func(*server.Config)) *env {
 	}
 	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := server.New(cfg, log)
+	g, err := server.New(cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,11 +35,13 @@ import (
 
 	gateway "github.com/livechat-gateway/gateway"
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/requestid"
 	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/service"
 	"github.com/livechat-gateway/gateway/internal/tlsreload"
+	"github.com/livechat-gateway/gateway/internal/tracing"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
@@ -114,8 +118,25 @@ const (
 	memoryMaxBytes   = 256 << 20
 )
 
+// Option is an option of New that is not configuration from the environment.
+type Option func(*options)
+
+type options struct {
+	tp trace.TracerProvider
+}
+
+// WithTracerProvider traces the gateway with tp: a server span for each gRPC call and each REST
+// request (continuing the caller's trace when it sends traceparent), spans of the cache and of
+// Redis's commands, and a client span for each upstream attempt, which sends traceparent
+// upstream. Without it, or with the no-op provider (tracing.FromEnv's when the OTEL_* variables
+// do not turn tracing on), no instrumentation is installed at all. docs/observability.md lists
+// the spans.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tp = tp }
+}
+
 // newStore returns the cache's store: Redis when REDIS_URL is set, else the in-process one.
-func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
+func newStore(cfg Config, log *slog.Logger, tp trace.TracerProvider) (service.Store, error) {
 	if cfg.RedisURL == "" {
 		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
 	}
@@ -124,6 +145,7 @@ func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 		return nil, err
 	}
 	opts.Timeout = cfg.CacheStoreTimeout
+	opts.TracerProvider = tp
 	r, err := cache.NewRedis(cfg.RedisURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -138,12 +160,20 @@ func newStore(cfg Config, log *slog.Logger) (service.Store, error) {
 
 // New builds the gateway of cfg and opens its listeners, so that an address of port 0 is known
 // (GRPCAddr, HTTPAddr) before Run.
-func New(cfg Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		return nil, errors.New("server: no logger")
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tp := o.tp
+	if !tracing.Enabled(tp) {
+		tp = nil // nothing to instrument with: every part leaves its instrumentation out
 	}
 	log = requestid.Logger(log) // every line logged in a call names its request id
 	var certs *tlsreload.Reloader
@@ -165,11 +195,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		MaxInFlight:      cfg.UpstreamMaxConns + cfg.UpstreamMaxWaiting,
 		MaxPerCredential: cfg.UpstreamMaxPerCredential,
 		MaxAnswerBytes:   cfg.UpstreamMaxAnswerBytes,
+		TracerProvider:   tp,
 	})
 	if err != nil {
 		return nil, err
 	}
-	store, err := newStore(cfg, log)
+	store, err := newStore(cfg, log, tp)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +215,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	svc, err := service.New(up, log, service.WithCache(service.Cache{
 		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
-		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg,
+		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg, TracerProvider: tp,
 	}), service.WithMaxJSONDepth(cfg.MaxJSONDepth))
 	if err != nil {
 		store.Close()
@@ -200,9 +231,17 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	calls := newCalls(log, reg)
 	adm := newAdmission(cfg.MaxInFlight, calls, reg)
 	codec := grpc.ForceServerCodecV2(svc.Codec())
+	// Tracing, when on, on both servers: a REST request's trace crosses the in-memory connection
+	// as a gRPC client span and a server span of inprocSrv's.
+	var traced []grpc.ServerOption
+	var connOpts []grpc.DialOption
+	if tp != nil {
+		traced = append(traced, grpc.StatsHandler(tracing.GRPCServerHandler(tp)))
+		connOpts = append(connOpts, grpc.WithStatsHandler(tracing.GRPCClientHandler(tp)))
+	}
 	// The admission runs inside the logging and metrics, so that a refused call is logged and
 	// counted as a call.
-	listenerOpts := append(calls.options(surfaceGRPC, adm.unary()), codec,
+	listenerOpts := append(append(calls.options(surfaceGRPC, adm.unary()), traced...), codec,
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
 		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
@@ -223,7 +262,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	// would only queue them. A REST body's protobuf form may be larger than its JSON (numbers in
 	// a Struct are 9 bytes and more), hence the larger message limit.
 	inprocMax := 8 * cfg.MaxRequestBytes
-	g.inprocSrv = grpc.NewServer(append(calls.options(surfaceREST), codec, grpc.MaxRecvMsgSize(inprocMax))...)
+	g.inprocSrv = grpc.NewServer(append(append(calls.options(surfaceREST), traced...), codec, grpc.MaxRecvMsgSize(inprocMax))...)
 	for _, s := range []*grpc.Server{g.grpc, g.inprocSrv} {
 		svc.Register(s)
 		healthpb.RegisterHealthServer(s, g.health)
@@ -234,14 +273,14 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	calls.initialize(surfaceGRPC, g.grpc)
 	calls.initialize(surfaceREST, g.inprocSrv)
 
-	g.conn, err = grpc.NewClient("passthrough:///in-process",
+	g.conn, err = grpc.NewClient("passthrough:///in-process", append(connOpts,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return g.inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// The answers were bounded as the upstream's JSON (UPSTREAM_MAX_ANSWER_BYTES); any
 		// answer the server sends is one to serve, whatever its protobuf size.
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(inprocMax), grpc.MaxCallRecvMsgSize(math.MaxInt32)),
 		grpc.WithUnaryInterceptor(rest.ClientInterceptor()),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +319,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(gateway.Swagger())
 	})
-	root.Handle("/", adm.rest(rest.Handler(mux, restOpts)))
+	var restHandler http.Handler = adm.rest(rest.Handler(mux, restOpts))
+	if tp != nil {
+		// Outermost, so that a refused request has its span too. Only the REST surface: the
+		// probes and /metrics, called every few seconds, would only be noise.
+		restHandler = tracing.HTTPHandler(restHandler, tp, restSpanName)
+	}
+	root.Handle("/", restHandler)
 	var handler http.Handler = root
 	var httpTLS *tls.Config
 	if certs != nil {
@@ -318,6 +363,25 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	built = true
 	return g, nil
+}
+
+// restSpanName names a REST request's span "POST /v3.2/configuration/action/<action>" for the
+// actions' paths, and by its method alone for any other path, so that a client cannot make up
+// span names.
+func restSpanName(r *http.Request) string {
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+	default:
+		method = "HTTP" // any token is a method: the name must stay one of a few
+	}
+	if name, ok := strings.CutPrefix(r.URL.Path, action.PathPrefix); ok {
+		if a, ok := action.ByName(name); ok {
+			return method + " " + a.Path()
+		}
+	}
+	return method
 }
 
 // release frees what New acquired, for a gateway that New could not finish.

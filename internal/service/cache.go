@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -23,6 +26,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/flight"
+	"github.com/livechat-gateway/gateway/internal/tracing"
 	"github.com/livechat-gateway/gateway/internal/upstream"
 )
 
@@ -80,6 +84,10 @@ type Cache struct {
 	// Metrics, when set, registers the cache's series: reads by action and outcome, store errors
 	// and latency, the breaker's state.
 	Metrics prometheus.Registerer
+	// TracerProvider, when set, traces each cached read ("cache.read"), each fill
+	// ("cache.fill") and each invalidation ("cache.invalidate"), with the action and the
+	// outcome as attributes (docs/observability.md).
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults of Cache's zero fields.
@@ -118,6 +126,7 @@ type reads struct {
 	metrics *cacheMetrics
 	warned  atomic.Int64 // unix nanoseconds of the last store warning
 	log     *slog.Logger
+	tracer  trace.Tracer // nil: tracing off
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -156,6 +165,9 @@ func newReads(c Cache, log *slog.Logger) (*reads, error) {
 		life:    c.TTL + c.StaleIfError,
 		pending: &pendingBumps{max: c.MaxPendingBumps, at: map[string]time.Time{}},
 		log:     log,
+	}
+	if c.TracerProvider != nil {
+		r.tracer = c.TracerProvider.Tracer("github.com/livechat-gateway/gateway/internal/service")
 	}
 	onState := c.Breaker.OnStateChange
 	c.Breaker.OnStateChange = func(from, to string) {
@@ -221,7 +233,18 @@ func (ans *answer) clone() *answer {
 // answer out. An entry past its TTL (but within StaleIfError) stands in for that call's answer
 // when the call fails with a transient error. When the store fails, the read is served by the
 // upstream, still coalesced, and nothing is stored.
-func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (*answer, error) {
+func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
+	ctx, span := r.startSpan(ctx, "cache.read", a)
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
+	}()
+	// A shared call and its fill run in contexts of their own, not the caller's (see
+	// flight.Group.Do): they carry this span's context, so that the upstream call and the store's
+	// commands they make show in the trace of the read that started them.
+	sc := span.SpanContext()
 	refresh := noCache(metadata.ValueFromIncomingContext(ctx, MDCacheControl))
 	id := r.keys.id(auth)
 	key := entryKey(id, region, a, body)
@@ -255,9 +278,16 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		flightKey += "|" + strconv.FormatInt(gen, 10)
 		fill = r.filler(a, id, auth, key, gen)
 	}
+	if fill != nil && sc.IsValid() {
+		fillIt := fill
+		fill = func(c context.Context, ans *answer) { fillIt(trace.ContextWithSpanContext(c, sc), ans) }
+	}
 
 	call := func(ctx context.Context) (*answer, error) {
 		began := r.Now()
+		if sc.IsValid() {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
 		ans, err := fetch(ctx)
 		if err == nil {
 			ans.at = began
@@ -290,9 +320,26 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	return ans.clone(), nil
 }
 
-// report counts a read's outcome and sends it as x-cache; a store error shows as bypass.
+// startSpan starts one of the cache's spans, with a's name when a is not nil. With tracing off it
+// returns ctx and a span that records nothing, at no cost: no context, no option, no attribute is
+// allocated on the read path.
+func (r *reads) startSpan(ctx context.Context, name string, a *action.Action) (context.Context, trace.Span) {
+	if r.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	if a == nil {
+		return r.tracer.Start(ctx, name)
+	}
+	return r.tracer.Start(ctx, name, trace.WithAttributes(tracing.AttrAction.String(a.Name)))
+}
+
+// report counts a read's outcome, records it on the read's span and sends it as x-cache; a store
+// error shows as bypass.
 func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
 	r.metrics.outcomes.WithLabelValues(a.Name, outcome).Inc()
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(tracing.AttrCacheOutcome.String(outcome))
+	}
 	if outcome == cacheError {
 		outcome = cacheBypass
 	}
@@ -370,6 +417,8 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 // underestimated, however long the call took.
 func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(context.Context, *answer) {
 	return func(ctx context.Context, ans *answer) {
+		ctx, span := r.startSpan(ctx, "cache.fill", a)
+		defer span.End()
 		plain, err := encodeAnswer(ans)
 		if err != nil {
 			r.log.ErrorContext(ctx, "encoding an answer for the cache", "action", a.Name, "err", err)
@@ -382,15 +431,20 @@ func (r *reads) filler(a *action.Action, id, auth, key string, gen int64) func(c
 		}
 		b := seal(aead, key, gen, ans.at, plain)
 		if len(b) > r.MaxValueBytes {
+			span.SetAttributes(tracing.AttrCacheStored.Bool(false))
 			return
 		}
 		ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 		defer cancel()
 		start := time.Now()
-		_, err = r.store.Fill(ctx, genKey(id), gen, key, b, r.life)
+		stored, err := r.store.Fill(ctx, genKey(id), gen, key, b, r.life)
 		r.metrics.timed("fill", start, err)
-		if err != nil && ctx.Err() == nil {
-			r.storeFailed(ctx, "fill", err)
+		span.SetAttributes(tracing.AttrCacheStored.Bool(stored))
+		if err != nil {
+			span.SetStatus(codes.Error, "")
+			if ctx.Err() == nil {
+				r.storeFailed(ctx, "fill", err)
+			}
 		}
 	}
 }
@@ -421,12 +475,15 @@ func (r *reads) flush(ctx context.Context, id string) bool {
 // bump bumps id's generation, within ctx and storeWriteTimeout, and reports whether it did; a
 // failure is counted and logged.
 func (r *reads) bump(ctx context.Context, id string) bool {
+	ctx, span := r.startSpan(ctx, "cache.invalidate", nil)
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
 	defer cancel()
 	start := time.Now()
 	_, err := r.store.Bump(ctx, genKey(id), r.life)
 	r.metrics.timed("bump", start, err)
 	if err != nil {
+		span.SetStatus(codes.Error, "")
 		r.storeFailed(ctx, "bump", err)
 		return false
 	}

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +30,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/livechat-gateway/gateway/internal/requestid"
+	"github.com/livechat-gateway/gateway/internal/tracing"
 )
 
 // Defaults of Options, used where a field is zero.
@@ -121,6 +124,11 @@ type Options struct {
 	// Metrics, when set, registers the client's series: calls and their durations by action and
 	// outcome, retries, region repairs, shed calls and calls in flight.
 	Metrics prometheus.Registerer
+	// TracerProvider, when it records (tracing.Enabled), gives each HTTP attempt a client span
+	// named "POST /v3.2/configuration/action/<action>", and sends its context upstream as
+	// traceparent. It applies to the default HTTP client only: a client given in HTTPClient is
+	// used as is.
+	TracerProvider trace.TracerProvider
 }
 
 // Client calls the upstream. It is safe for concurrent use; build one with New and share it,
@@ -191,6 +199,9 @@ func New(o Options) (*Client, error) {
 	c.metrics = newMetrics(o.Metrics, c.limit)
 	if c.hc == nil {
 		c.hc = newHTTPClient(maxConns)
+		if tracing.Enabled(o.TracerProvider) {
+			c.hc.Transport = tracing.Transport(c.hc.Transport, o.TracerProvider, spanName)
+		}
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -224,6 +235,12 @@ func newHTTPClient(maxConns int) *http.Client {
 		// place; the upstream does not redirect its actions, so a redirect is an error answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// spanName names an attempt's span by the action, the last element of its path: the names are
+// as many as the actions, whatever BaseURL's path prefix is.
+func spanName(r *http.Request) string {
+	return r.Method + " " + actionPath + path.Base(r.URL.Path)
 }
 
 // Request is one action call.
