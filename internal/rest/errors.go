@@ -166,8 +166,8 @@ func incomingHeader(key string) (string, bool) {
 }
 
 // outgoingHeader sends the upstream's lifecycle headers back as the plain HTTP headers the
-// upstream uses, not grpc-gateway's Grpc-Metadata- form, and the cache's X-Cache. Other header metadata, such as the
-// in-memory gRPC connection's content-type, is not the upstream's surface and stays inside.
+// upstream uses, not grpc-gateway's Grpc-Metadata- form, and the cache's X-Cache. Other header metadata, such as a
+// gRPC connection's content-type, is not the upstream's surface and stays inside.
 func outgoingHeader(key string) (string, bool) {
 	switch key {
 	case service.MDLegacy, service.MDDeprecation, service.MDCache:

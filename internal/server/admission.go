@@ -87,7 +87,7 @@ var restByPath = func() map[string]*action.Action {
 }()
 
 // rest admits the REST surface's calls before grpc-gateway reads them: a refused call costs
-// neither a body read nor an in-memory gRPC stream.
+// neither a body read nor an in-process call.
 func (a *admission) rest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.admit() {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/livechat-gateway/gateway/internal/action"
@@ -72,34 +73,56 @@ func newCalls(log *slog.Logger, reg prometheus.Registerer) *calls {
 // around panic recovery, so that a panic is counted and logged as the INTERNAL it answers.
 // extra run innermost, inside the logging.
 func (c *calls) options(surface string, extra ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
-	logOpts := []logging.Option{
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(c.unary(surface, extra...)...),
+		grpc.ChainStreamInterceptor(
+			c.surface[surface].StreamServerInterceptor(),
+			logging.StreamServerInterceptor(c.logger, c.logOptions(surface)...),
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(c.recovered)),
+		),
+	}
+}
+
+// logOptions configures the call log line of surface's calls.
+func (c *calls) logOptions(surface string) []logging.Option {
+	return []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(codeLevel),
 		logging.WithFieldsFromContextAndCallMeta(func(ctx context.Context, meta interceptors.CallMeta) logging.Fields {
 			return callFields(ctx, meta, surface)
 		}),
 	}
-	recoverOpt := recovery.WithRecoveryHandlerContext(c.recovered)
-	unary := append([]grpc.UnaryServerInterceptor{
+}
+
+// unary returns the unary interceptors of surface's server, in order (see options).
+func (c *calls) unary(surface string, extra ...grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
+	return append([]grpc.UnaryServerInterceptor{
 		requestIDs(),
 		c.surface[surface].UnaryServerInterceptor(),
 		withNotes,
-		logging.UnaryServerInterceptor(c.logger, logOpts...),
-		recovery.UnaryServerInterceptor(recoverOpt),
+		logging.UnaryServerInterceptor(c.logger, c.logOptions(surface)...),
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(c.recovered)),
 	}, extra...)
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(
-			c.surface[surface].StreamServerInterceptor(),
-			logging.StreamServerInterceptor(c.logger, logOpts...),
-			recovery.StreamServerInterceptor(recoverOpt),
-		),
+}
+
+// chainUnary runs interceptors in order around a handler, as grpc.ChainUnaryInterceptor does
+// for a grpc.Server: for the in-process channel, which takes one.
+func chainUnary(interceptors ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		next := handler
+		for i := len(interceptors) - 1; i >= 0; i-- {
+			in, inner := interceptors[i], next
+			next = func(ctx context.Context, req any) (any, error) { return in(ctx, req, info, inner) }
+		}
+		return next(ctx, req)
 	}
 }
 
 // initialize creates the series of every method of s at zero, so that rates and alerts work
 // from the first scrape.
-func (c *calls) initialize(surface string, s *grpc.Server) { c.surface[surface].InitializeMetrics(s) }
+func (c *calls) initialize(surface string, s reflection.ServiceInfoProvider) {
+	c.surface[surface].InitializeMetrics(s)
+}
 
 // codeLevel logs a call at error level when the gateway failed it, else at info: a client's
 // mistake or an upstream refusal is routine for a gateway.

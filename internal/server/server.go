@@ -1,8 +1,7 @@
 // Package server wires the gateway: the gRPC server with the generic service, health and
-// reflection, and the HTTP server with the REST surface (grpc-gateway over an in-memory gRPC
-// connection to a server of the same service, so that both surfaces take the same path,
-// interceptors included), /healthz, /readyz, /metrics, /openapi.json (OpenAPI 3.1) and
-// /swagger.json (Swagger 2.0).
+// reflection, and the HTTP server with the REST surface (grpc-gateway over an in-process channel
+// to the same service, so that both surfaces take the same path, interceptors included),
+// /healthz, /readyz, /metrics, /openapi.json (OpenAPI 3.1) and /swagger.json (Swagger 2.0).
 package server
 
 import (
@@ -12,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -20,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fullstorydev/grpchan"
+	"github.com/fullstorydev/grpchan/inprocgrpc"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,11 +27,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/test/bufconn"
 
 	gateway "github.com/livechat-gateway/gateway"
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
@@ -57,24 +55,22 @@ const (
 
 // Gateway is the running gateway's servers. New opens its listeners; Run serves.
 type Gateway struct {
-	cfg  Config
-	log  *slog.Logger
-	grpc *grpc.Server // the gRPC listener's
-	http *http.Server
-	// inprocSrv serves the REST surface's in-memory connection: the same services and
-	// interceptors as grpc, without the limits meant for remote clients.
-	inprocSrv *grpc.Server
-	health    *health.Server
+	cfg    Config
+	log    *slog.Logger
+	grpc   *grpc.Server // the gRPC listener's
+	http   *http.Server
+	health *health.Server
 
 	grpcLn, httpLn net.Listener
 	pprof          *http.Server // PPROF_ADDR's, or nil
 	pprofLn        net.Listener
-	inproc         *bufconn.Listener // the REST surface's connection to the gRPC server
-	conn           *grpc.ClientConn
-	ready          atomic.Bool
-	svc            *service.Service
-	store          service.Store
-	metrics        *prometheus.Registry
+	// conn is the REST surface's connection to the service: an in-process channel with the
+	// same services and interceptors as grpc, without the limits meant for remote clients.
+	conn    grpc.ClientConnInterface
+	ready   atomic.Bool
+	svc     *service.Service
+	store   service.Store
+	metrics *prometheus.Registry
 }
 
 // newRegistry returns the registry that /metrics serves, with the Go runtime's and the process's
@@ -221,7 +217,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		store.Close()
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), inproc: bufconn.Listen(1 << 20), svc: svc, store: store, metrics: reg}
+	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), svc: svc, store: store, metrics: reg}
 	built := false
 	defer func() {
 		if !built {
@@ -231,13 +227,10 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	calls := newCalls(log, reg)
 	adm := newAdmission(cfg.MaxInFlight, calls, reg)
 	codec := grpc.ForceServerCodecV2(svc.Codec())
-	// Tracing, when on, on both servers: a REST request's trace crosses the in-memory connection
-	// as a gRPC client span and a server span of inprocSrv's.
+	// Tracing, when on: server spans on the gRPC listener (the in-process channel's are below).
 	var traced []grpc.ServerOption
-	var connOpts []grpc.DialOption
 	if tp != nil {
 		traced = append(traced, grpc.StatsHandler(tracing.GRPCServerHandler(tp)))
-		connOpts = append(connOpts, grpc.WithStatsHandler(tracing.GRPCClientHandler(tp)))
 	}
 	// The admission runs inside the logging and metrics, so that a refused call is logged and
 	// counted as a call.
@@ -257,33 +250,26 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		listenerOpts = append(listenerOpts, grpc.Creds(credentials.NewTLS(certs.ServerConfig([]string{"h2"}, tls.RequireAndVerifyClientCert))))
 	}
 	g.grpc = grpc.NewServer(listenerOpts...)
-	// The REST surface's own server, on one in-memory connection that carries every REST call:
-	// the HTTP server bounds those calls (connections, headers, bodies), so a stream limit here
-	// would only queue them. A REST body's protobuf form may be larger than its JSON (numbers in
-	// a Struct are 9 bytes and more), hence the larger message limit.
-	inprocMax := 8 * cfg.MaxRequestBytes
-	g.inprocSrv = grpc.NewServer(append(append(calls.options(surfaceREST), traced...), codec, grpc.MaxRecvMsgSize(inprocMax))...)
-	for _, s := range []*grpc.Server{g.grpc, g.inprocSrv} {
-		svc.Register(s)
-		healthpb.RegisterHealthServer(s, g.health)
+	// The REST surface reaches the same service through an in-process channel, with the same
+	// interceptors: a call is handed over as the message grpc-gateway decoded (copied, not
+	// encoded), with no HTTP/2 framing. The HTTP server bounds those calls (connections,
+	// headers, bodies), so no limit of the gRPC listener's applies here.
+	inproc := (&inprocgrpc.Channel{}).WithServerUnaryInterceptor(chainUnary(calls.unary(surfaceREST)...))
+	if tp != nil {
+		// The channel gives the service a context without the caller's values: the trace
+		// crosses as metadata, from a client span to a server span, as over a connection.
+		inproc.WithClientStatsHandler(tracing.GRPCClientHandler(tp)).WithServerStatsHandler(tracing.GRPCServerHandler(tp))
 	}
+	svc.Register(g.grpc)
+	svc.Register(inproc)
+	healthpb.RegisterHealthServer(g.grpc, g.health)
+	healthpb.RegisterHealthServer(inproc, g.health)
 	if err := registerReflection(g.grpc); err != nil {
 		return nil, err
 	}
 	calls.initialize(surfaceGRPC, g.grpc)
-	calls.initialize(surfaceREST, g.inprocSrv)
-
-	g.conn, err = grpc.NewClient("passthrough:///in-process", append(connOpts,
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return g.inproc.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// The answers were bounded as the upstream's JSON (UPSTREAM_MAX_ANSWER_BYTES); any
-		// answer the server sends is one to serve, whatever its protobuf size.
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(inprocMax), grpc.MaxCallRecvMsgSize(math.MaxInt32)),
-		grpc.WithUnaryInterceptor(rest.ClientInterceptor()),
-	)...)
-	if err != nil {
-		return nil, err
-	}
+	calls.initialize(surfaceREST, inproc)
+	g.conn = grpchan.InterceptClientConn(inproc, rest.ClientInterceptor(), nil)
 	restOpts := rest.Options{MaxBodyBytes: cfg.MaxRequestBytes, MaxDepth: cfg.MaxJSONDepth, Refused: calls.refused,
 		Lifecycle: func(r *http.Request) (string, string) {
 			return up.Lifecycle(r.Header.Get("Authorization"), r.Header.Get("X-Region"))
@@ -291,14 +277,14 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	}
 	adm.lifecycle = restOpts.Lifecycle
 	mux := runtime.NewServeMux(rest.ServeMuxOptions(restOpts)...)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		configv1.RegisterAgentServiceHandler,
-		configv1.RegisterBotServiceHandler,
-		configv1.RegisterGroupServiceHandler,
-		configv1.RegisterPropertyServiceHandler,
-		configv1.RegisterWebhookServiceHandler,
+	for _, err := range []error{
+		configv1.RegisterAgentServiceHandlerClient(context.Background(), mux, configv1.NewAgentServiceClient(g.conn)),
+		configv1.RegisterBotServiceHandlerClient(context.Background(), mux, configv1.NewBotServiceClient(g.conn)),
+		configv1.RegisterGroupServiceHandlerClient(context.Background(), mux, configv1.NewGroupServiceClient(g.conn)),
+		configv1.RegisterPropertyServiceHandlerClient(context.Background(), mux, configv1.NewPropertyServiceClient(g.conn)),
+		configv1.RegisterWebhookServiceHandlerClient(context.Background(), mux, configv1.NewWebhookServiceClient(g.conn)),
 	} {
-		if err := register(context.Background(), mux, g.conn); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -386,9 +372,6 @@ func restSpanName(r *http.Request) string {
 
 // release frees what New acquired, for a gateway that New could not finish.
 func (g *Gateway) release() {
-	if g.conn != nil {
-		g.conn.Close()
-	}
 	if g.grpcLn != nil {
 		g.grpcLn.Close()
 	}
@@ -414,7 +397,6 @@ func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
 func (g *Gateway) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	go func() { errc <- g.grpc.Serve(g.grpcLn) }()
-	go func() { errc <- g.inprocSrv.Serve(g.inproc) }()
 	go func() {
 		if g.http.TLSConfig != nil {
 			errc <- g.http.ServeTLS(g.httpLn, "", "") // the certificate is the TLSConfig's
@@ -457,20 +439,18 @@ func (g *Gateway) shutdown() {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		// REST calls run on the in-memory connection: its server stops after the HTTP
-		// server has finished them.
+		// REST calls run in the HTTP server's handlers, through the in-process channel: they
+		// have ended when it has shut down, or are cancelled with their connections.
 		if err := g.http.Shutdown(ctx); err != nil {
 			g.log.Warn("HTTP shutdown", "err", err)
 			g.http.Close()
 		}
-		g.stopGRPC(ctx, g.inprocSrv)
 	})
 	wg.Go(func() { g.stopGRPC(ctx, g.grpc) })
 	wg.Wait()
 	if g.pprof != nil {
 		g.pprof.Close() // profiles may run for many seconds: no call of a client's to finish
 	}
-	g.conn.Close()
 	// The servers have stopped, so no call waits on a shared upstream call any more: cancel
 	// those still running and wait for them (and their cache fills) before the store closes.
 	g.svc.Close()
@@ -491,8 +471,7 @@ func (g *Gateway) stopGRPC(ctx context.Context, s *grpc.Server) {
 }
 
 // readyz reports whether the gateway can serve: it is running and a health check through the
-// REST surface's in-memory connection reaches the gRPC server, which checks the wiring end to
-// end.
+// REST surface's in-process channel reaches the service, which checks the wiring end to end.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if !g.ready.Load() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
