@@ -142,6 +142,14 @@ func callFields(ctx context.Context, meta interceptors.CallMeta, surface string)
 	if a, ok := action.ByMethod(meta.FullMethod()); ok {
 		f = append(f, "action", a.Name)
 	}
+	if surface == surfaceREST {
+		// The in-process channel's peer is no address; grpc-gateway appends the HTTP client's
+		// to x-forwarded-for, last, after any the client sent itself.
+		if v := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(v) > 0 {
+			last := v[len(v)-1]
+			f = append(f, "peer.address", strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:]))
+		}
+	}
 	// ValueFromIncomingContext reads one key without copying the whole metadata.
 	if r := metadata.ValueFromIncomingContext(ctx, service.MDRegion); len(r) > 0 {
 		f = append(f, "region", r[0])

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/testutil"
+	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
 // mtSeries is one series of a /metrics page: its family name, labels and value (a histogram's
@@ -239,6 +241,7 @@ func TestCallLog(t *testing.T) {
 		Code                                       string `json:"grpc.code"`
 		TimeMS                                     string `json:"grpc.time_ms"`
 		RequestID                                  string `json:"request_id"`
+		Peer                                       string `json:"peer.address"`
 	}
 	var got []line
 	for text := range strings.Lines(v.logs.String()) {
@@ -253,8 +256,47 @@ func TestCallLog(t *testing.T) {
 	}
 	for i, l := range got {
 		if l.Surface != want[i].surface || l.Cache != want[i].cache || l.Region != "dal" || l.Code != "OK" || l.Level != "INFO" ||
-			l.Service != "livechat.configuration.v1.AgentService" || l.Method != "GetAgent" || l.TimeMS == "" || len(l.RequestID) != 32 {
-			t.Errorf("call %d logged %+v, want surface %s, cache %s, region dal, code OK, its method, latency and request id", i, l, want[i].surface, want[i].cache)
+			l.Service != "livechat.configuration.v1.AgentService" || l.Method != "GetAgent" || l.TimeMS == "" || len(l.RequestID) != 32 ||
+			!strings.HasPrefix(l.Peer, "127.0.0.1") {
+			t.Errorf("call %d logged %+v, want surface %s, cache %s, region dal, code OK, its method, latency, request id and the client's address", i, l, want[i].surface, want[i].cache)
+		}
+	}
+}
+
+// TestObservabilityDocs: docs/observability.md names every series of the gateway's own (gateway_*)
+// and of the gRPC server (grpc_server_*) that /metrics serves, and names no such series that it
+// does not serve, so that the page cannot drift from the code. The gateway runs on Redis, with
+// the near cache, so that every series exists.
+func TestObservabilityDocs(t *testing.T) {
+	v := newCachedEnv(t, redistest.Server(t).URL())
+	if a := v.rest(ownerA, "get_agent", `{"id":"owner-a@example.com"}`); a.status != 200 {
+		t.Fatalf("get_agent: %d %s", a.status, a.body)
+	}
+	if a := v.rest(ownerA, "get_agent", `{`); a.status < 400 {
+		t.Fatalf("get_agent with a broken body: %d %s", a.status, a.body)
+	}
+	doc, err := os.ReadFile("../../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, s := range mtScrape(t, v) {
+		if strings.HasPrefix(s.name, "gateway_") || strings.HasPrefix(s.name, "grpc_server_") {
+			served[s.name] = true
+		}
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`((?:gateway|grpc_server)_[a-z_]+)`").FindAllStringSubmatch(string(doc), -1) {
+		named[m[1]] = true
+	}
+	for name := range served {
+		if !named[name] {
+			t.Errorf("/metrics serves %s, which docs/observability.md does not name", name)
+		}
+	}
+	for name := range named {
+		if !served[name] {
+			t.Errorf("docs/observability.md names %s, which /metrics does not serve", name)
 		}
 	}
 }

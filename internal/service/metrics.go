@@ -39,7 +39,7 @@ func newCacheMetrics(reg prometheus.Registerer, state func() string) *cacheMetri
 			return 0
 		})
 	}
-	return &cacheMetrics{
+	m := &cacheMetrics{
 		outcomes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_cache_reads_total",
 			Help: "Cached reads by action and outcome: hit, miss, stale (served for a failing upstream), bypass (no-cache, or the store not trusted), error (the store failed and upstream served).",
@@ -55,6 +55,13 @@ func newCacheMetrics(reg prometheus.Registerer, state func() string) *cacheMetri
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		}, []string{"op"}),
 	}
+	// The store's errors exist from the start, at zero, so that an alert on them works at once.
+	for _, op := range []string{"lookup", "fill", "bump"} {
+		for _, reason := range []string{"failed", "skipped"} {
+			m.storeErrors.WithLabelValues(op, reason)
+		}
+	}
+	return m
 }
 
 // timed records the duration of a store call of op that began at start and failed with err, if

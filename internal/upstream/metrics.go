@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, l *limiter) *metrics {
 		Name: "gateway_upstream_in_flight",
 		Help: "Upstream calls in flight, waiting for a connection included (at most UPSTREAM_MAX_CONNS + UPSTREAM_MAX_WAITING).",
 	}, func() float64 { n, _ := l.inFlight(""); return float64(n) })
-	return &metrics{
+	m := &metrics{
 		calls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_calls_total",
 			Help: "Upstream action calls, retries and repairs included in one, by action and outcome: ok, the upstream's error type, or what ended the call (unavailable, deadline_exceeded, canceled, shed, answer_too_large, ...).",
@@ -80,6 +80,15 @@ func newMetrics(reg prometheus.Registerer, l *limiter) *metrics {
 			Help: "Upstream calls refused without being sent because too many were in flight, by the limit reached: total (UPSTREAM_MAX_CONNS + UPSTREAM_MAX_WAITING) or credential (UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL).",
 		}, []string{"limit"}),
 	}
+	// The counters of rare events exist from the start, at zero, so that a rate or an alert on
+	// them works before the first one.
+	for _, a := range action.All() {
+		m.retries.WithLabelValues(a.Name)
+		m.repairs.WithLabelValues(a.Name)
+	}
+	m.shed.WithLabelValues("total")
+	m.shed.WithLabelValues("credential")
+	return m
 }
 
 // actionLabel bounds an action name to the gateway's own.
