@@ -35,6 +35,7 @@ import (
 
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/emulator"
+	hc "github.com/livechat-gateway/gateway/internal/healthcheck"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/tracing"
 )
@@ -229,9 +230,6 @@ func loopback(addr net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// healthcheckTimeout bounds the whole of a -healthcheck call.
-const healthcheckTimeout = 2 * time.Second
-
 // healthcheck calls /healthz on the gateway listening on addr (an unspecified host stands for
 // 127.0.0.1), over TLS if useTLS, and prints one line: on stdout when it answered 200, else in
 // the error.
@@ -243,13 +241,6 @@ const healthcheckTimeout = 2 * time.Second
 // /healthz is the one path the gateway serves without one when client certificates are on, and
 // TLS_CERT_FILE, a server certificate, would usually not verify as a client's.
 func healthcheck(ctx context.Context, addr string, useTLS bool, stdout io.Writer) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("healthcheck: GATEWAY_HTTP_ADDR=%q: want host:port", addr)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
 	scheme, client := "http", http.DefaultClient
 	if useTLS {
 		scheme = "https"
@@ -257,21 +248,5 @@ func healthcheck(ctx context.Context, addr string, useTLS bool, stdout io.Writer
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, // see above
 		}}
 	}
-	url := scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: unhealthy: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: unhealthy: GET %s answered %s", url, resp.Status)
-	}
-	fmt.Fprintf(stdout, "healthcheck: healthy: GET %s answered %s\n", url, resp.Status)
-	return nil
+	return hc.Get(ctx, client, scheme, addr, "/healthz", "GATEWAY_HTTP_ADDR", stdout)
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/emulator"
+	hc "github.com/livechat-gateway/gateway/internal/healthcheck"
 )
 
 func main() {
@@ -99,36 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	return nil
 }
 
-// healthcheckTimeout bounds the whole of a -healthcheck call, well inside a container health
-// check's own timeout.
-const healthcheckTimeout = 2 * time.Second
-
 // healthcheck asks the emulator listening on addr for its stats, the cheapest endpoint that goes
-// through its handler, and prints one line: on out when it answered 200, else in the error. An
-// unspecified host (0.0.0.0, as in a container) stands for 127.0.0.1.
+// through its handler, and prints one line: on out when it answered 200, else in the error.
 func healthcheck(ctx context.Context, addr string, out io.Writer) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("healthcheck: -addr %q: want host:port", addr)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	url := "http://" + net.JoinHostPort(host, port) + "/emulator/stats"
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: unhealthy: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: unhealthy: GET %s answered %s", url, resp.Status)
-	}
-	fmt.Fprintf(out, "healthcheck: healthy: GET %s answered %s\n", url, resp.Status)
-	return nil
+	return hc.Get(ctx, http.DefaultClient, "http", addr, "/emulator/stats", "-addr", out)
 }
