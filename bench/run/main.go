@@ -354,9 +354,9 @@ func loadRow(ctx context.Context, s settings, r row, target string, rate float64
 
 // ghzReport is the part of ghz's JSON report that the table uses.
 type ghzReport struct {
-	Count          int     `json:"count"`
-	Total          int64   `json:"total"` // ns
-	RPS            float64 `json:"rps"`
+	Count          int            `json:"count"`
+	Total          int64          `json:"total"` // ns
+	RPS            float64        `json:"rps"`
 	StatusCodeDist map[string]int `json:"statusCodeDistribution"`
 	ErrorDist      map[string]int `json:"errorDistribution"`
 	LatencyDist    []struct {
