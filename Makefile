@@ -8,7 +8,7 @@ BUF := go tool -modfile=tools/go.mod buf
 STATICCHECK := go tool -modfile=tools/go.mod staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated check-generated-clients lint test test-faults openapi-check examples fuzz emulator run bench
+.PHONY: all generate check-generated check-generated-clients lint test test-faults openapi-check examples fuzz emulator run bench bench-micro
 
 all: test
 
@@ -126,7 +126,15 @@ emulator:
 run:
 	go run ./cmd/gateway $(ARGS)
 
-# bench: the Go benchmarks, which report ratios measured in one process (run them on a quiet
-# machine; compare ratios, not times across runs).
+# bench: the load benchmark (bench/run, explained in docs/performance.md): the baselines and the
+# gateway, each server in a process of its own, under ghz (gRPC) and bench/load (REST), one
+# table of ratios to the baselines measured in the same run. About 4 minutes; ARGS passes flags,
+# such as ARGS='-profile cpu.pprof' (a CPU profile of a gRPC hit) or ARGS='-only Redis'.
 bench:
-	go test -run '^$$' -bench . -benchtime 2s ./internal/server
+	go run ./bench/run $(ARGS)
+
+# bench-micro: the hot path's Go benchmarks (key derivation, sealing and opening, hit decode,
+# request encoding and checks, error mapping, whole calls in process), with allocations; a fixed
+# count per benchmark keeps it quick. Compare ratios within a run, not times across runs.
+bench-micro:
+	go test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/service ./internal/rest ./internal/server

@@ -42,6 +42,7 @@ var rows = []row{
 	{name: "B2 grpc-gateway over B1", server: serverB2},
 	{name: "B3 emulator, direct", server: serverB3},
 	{name: "gateway gRPC hit, in-process store", server: serverGateway, grpc: true},
+	{name: "gateway gRPC hit, in-process store, LOG_LEVEL=warn", server: serverGateway, grpc: true, env: "LOG_LEVEL=warn"},
 	{name: "gateway gRPC hit, Redis, near cache off", server: serverGateway, grpc: true, env: "REDIS_URL=@redis CACHE_NEAR_MAX_BYTES=0"},
 	{name: "gateway gRPC hit, Redis, near cache on", server: serverGateway, grpc: true, env: "REDIS_URL=@redis CACHE_NEAR_MAX_BYTES=67108864"},
 	{name: "gateway REST hit, in-process store", server: serverGateway},
@@ -53,12 +54,16 @@ var rows = []row{
 	{name: "gateway REST miss, Redis", server: serverGateway, miss: true, env: "REDIS_URL=@redis"},
 }
 
-// gatewayEnv is every gateway row's environment, besides its addresses and upstream. LOG_LEVEL
-// is the default (a log line per call), which is what a deployed gateway pays.
+// gatewayEnv is every gateway row's environment, besides its addresses and upstream; a row's env
+// comes after it and wins. LOG_LEVEL is the default, a log line per call, which is what a
+// deployed gateway pays. Every call of make bench is one credential's: at the default
+// UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL (16) most of a miss row's 50 calls in flight would be
+// shed, which would measure shedding, not misses.
 var gatewayEnv = []string{
 	"CACHE_KEY_SECRET=make-bench-cache-key-secret",
 	"GATEWAY_DRAIN_DELAY=0",
 	"LOG_LEVEL=info",
+	"UPSTREAM_MAX_CONCURRENT_PER_CREDENTIAL=64",
 }
 
 // ghzVersion is the ghz that loads the gRPC rows, built from the Go module proxy. Its own
@@ -98,6 +103,7 @@ type result struct {
 	p50, p99        time.Duration // at the fixed rate
 	p99Half         time.Duration // at half the row's saturating rate
 	rssKiB          int           // the server's VmHWM
+	cpuPerCall      time.Duration // the server's CPU time at saturation, per call answered
 	errors          int           // failed calls, all runs together
 	firstError      string
 	upstreamPerCall float64 // gateway rows: upstream calls per call answered, all runs together
@@ -278,9 +284,13 @@ func measure(ctx context.Context, s settings, r row, redis string) (*result, err
 		return nil, err
 	}
 	before := upstreamCalls(ctx, upstream)
+	cpu := cpuTime(server.Process.Pid)
 	sat, err := calls(0, s.sat, 0)
 	if err != nil {
 		return nil, err
+	}
+	if sat.Requests > 0 {
+		res.cpuPerCall = (cpuTime(server.Process.Pid) - cpu) / time.Duration(sat.Requests)
 	}
 	fixed, err := calls(s.rate, s.fixed, 0)
 	if err != nil {
@@ -354,9 +364,7 @@ func loadRow(ctx context.Context, s settings, r row, target string, rate float64
 
 // ghzReport is the part of ghz's JSON report that the table uses.
 type ghzReport struct {
-	Count          int            `json:"count"`
 	Total          int64          `json:"total"` // ns
-	RPS            float64        `json:"rps"`
 	StatusCodeDist map[string]int `json:"statusCodeDistribution"`
 	ErrorDist      map[string]int `json:"errorDistribution"`
 	LatencyDist    []struct {
@@ -396,7 +404,8 @@ func ghz(ctx context.Context, s settings, r row, target string, rate float64, d 
 		// ghz ends a timed run by closing its connections under the calls in flight, whose
 		// errors are its own, not the server's.
 		if strings.Contains(e, "use of closed network connection") ||
-			strings.Contains(e, "the client connection is closing") || strings.Contains(e, "code = Canceled") {
+			strings.Contains(e, "the client connection is closing") || strings.Contains(e, "transport is closing") ||
+			strings.Contains(e, "code = Canceled") {
 			continue
 		}
 		res.Errors += n
@@ -433,6 +442,25 @@ func upstreamCalls(ctx context.Context, url string) int64 {
 	return stats.Calls["get_agent"]
 }
 
+// cpuTime is the CPU time process pid has used, user and system (/proc/<pid>/stat, in the
+// kernel's USER_HZ ticks, 100 a second on Linux). It does not depend on how much of the machine
+// the load generator takes, which the throughput does: the two share the cores.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and may hold spaces; utime
+	// and stime are the stat file's 14th and 15th fields.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
 // hwm is the peak resident set of process pid, in KiB (VmHWM; VmRSS where there is none).
 func hwm(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -461,8 +489,8 @@ func table(results map[string]*result) {
 	}
 	b1, b2, b3 := base(rows[0].name), base(rows[1].name), base(rows[2].name)
 	fmt.Println()
-	fmt.Println("| get_agent | rps at saturation | ratio to its baseline | p50 ms | p99 ms | p99 ms at half its rps | p50 minus B3's p50, ms | RSS MiB | upstream calls per call | errors |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| get_agent | rps at saturation | ratio to its baseline | server CPU µs per call (to its baseline's) | p50 ms | p99 ms | p99 ms at half its rps | p50 minus B3's p50, ms | RSS MiB | upstream calls per call | errors |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
 	for _, r := range rows {
 		res := results[r.name]
@@ -470,15 +498,22 @@ func table(results map[string]*result) {
 			continue
 		}
 		ratio, delta, upstream := "n/a", "n/a", "n/a"
+		cpu := fmt.Sprintf("%.0f", float64(res.cpuPerCall)/float64(time.Microsecond))
+		ratioTo := func(b *result, name string) {
+			ratio = fmt.Sprintf("%.2f of %s", res.rps/b.rps, name)
+			if b.cpuPerCall > 0 {
+				cpu += fmt.Sprintf(" (x%.1f)", float64(res.cpuPerCall)/float64(b.cpuPerCall))
+			}
+		}
 		switch {
 		case r.server == serverB1 || r.server == serverB2:
 			ratio = "1 (baseline)"
 		case r.server == serverB3:
 			delta = "0 (baseline)"
 		case r.grpc && b1 != nil:
-			ratio = fmt.Sprintf("%.2f of B1", res.rps/b1.rps)
+			ratioTo(b1, "B1")
 		case !r.grpc && b2 != nil:
-			ratio = fmt.Sprintf("%.2f of B2", res.rps/b2.rps)
+			ratioTo(b2, "B2")
 		}
 		if r.server == serverGateway {
 			upstream = fmt.Sprintf("%.3f", res.upstreamPerCall)
@@ -490,7 +525,7 @@ func table(results map[string]*result) {
 		if res.errors > 0 {
 			errs += " (" + res.firstError + ")"
 		}
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %.1f | %s | %s |\n", r.name, res.rps, ratio,
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n", r.name, res.rps, ratio, cpu,
 			ms(res.p50), ms(res.p99), ms(res.p99Half), delta, float64(res.rssKiB)/1024, upstream, errs)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // BenchmarkGetAgent measures one get_agent three ways in one process, so that their ratios show
 // what the gateway adds: straight to the emulator over HTTP (the baseline), through the gateway
 // over gRPC, and through the gateway over REST, both with Cache-Control: no-cache so that every
-// call goes upstream (BenchmarkGetAgentCache measures hits). Run with: make bench.
+// call goes upstream (BenchmarkGetAgentCache measures hits). Run with: make bench-micro.
 func BenchmarkGetAgent(b *testing.B) {
 	e, err := emulator.New()
 	if err != nil {
@@ -73,7 +73,7 @@ func BenchmarkGetAgent(b *testing.B) {
 
 // BenchmarkGetAgentCache measures get_agent over gRPC through the gateway with each store: a
 // cached hit against an uncached read (Cache-Control: no-cache, which goes upstream and refreshes
-// the entry). Compare hit/uncached ratios within one run. Run with: make bench.
+// the entry). Compare hit/uncached ratios within one run. Run with: make bench-micro.
 func BenchmarkGetAgentCache(b *testing.B) {
 	for _, store := range []string{"memory", "redis"} {
 		b.Run(store, func(b *testing.B) {
