@@ -543,7 +543,7 @@ func table(results map[string]*result) {
 // saturation, takes a 10s CPU profile in its middle into file, and prints its top.
 func takeProfile(ctx context.Context, s settings, file string) error {
 	defer stopAll()
-	r := rows[3] // gateway gRPC hit, in-process store
+	r := row{name: "gateway gRPC hit, in-process store", server: serverGateway, grpc: true}
 	addr := freeAddr()
 	if _, err := start(s.bin, nil, "livechat-emulator", "-addr", addr); err != nil {
 		return err
