@@ -107,6 +107,7 @@ type result struct {
 	p99Half         time.Duration // at half the row's saturating rate
 	rssKiB          int           // the server's VmHWM
 	cpuPerCall      time.Duration // the server's CPU time at saturation, per call answered
+	allocsPerCall   float64       // gateway rows: heap allocations at saturation, per call answered
 	errors          int           // failed calls, all runs together
 	firstError      string
 	upstreamPerCall float64 // gateway rows: upstream calls per call answered, all runs together
@@ -247,9 +248,10 @@ func measure(ctx context.Context, s settings, r row, redis string) (*result, err
 		}
 	}
 	var (
-		server *exec.Cmd
-		target string // host:port of gRPC, or the REST call's URL
-		err    error
+		server  *exec.Cmd
+		target  string // host:port of gRPC, or the REST call's URL
+		metrics string // the gateway's /metrics
+		err     error
 	)
 	switch r.server {
 	case serverB1:
@@ -268,7 +270,7 @@ func measure(ctx context.Context, s settings, r row, redis string) (*result, err
 	case serverB3:
 		server, target = procs[len(procs)-1], upstream+path
 	case serverGateway:
-		server, target, err = startGateway(ctx, s, r, upstream, redis, "")
+		server, target, metrics, err = startGateway(ctx, s, r, upstream, redis, "")
 	}
 	if err != nil {
 		return nil, err
@@ -292,13 +294,16 @@ func measure(ctx context.Context, s settings, r row, redis string) (*result, err
 	}
 	before := upstreamCalls(ctx, upstream)
 	res.coldUpstream = before - cold
-	cpu := cpuTime(server.Process.Pid)
+	cpu, mallocs := cpuTime(server.Process.Pid), goMallocs(ctx, metrics)
 	sat, err := calls(0, s.sat, 0)
 	if err != nil {
 		return nil, err
 	}
 	if sat.Requests > 0 {
 		res.cpuPerCall = (cpuTime(server.Process.Pid) - cpu) / time.Duration(sat.Requests)
+		if metrics != "" {
+			res.allocsPerCall = (goMallocs(ctx, metrics) - mallocs) / float64(sat.Requests)
+		}
 	}
 	fixed, err := calls(s.rate, s.fixed, 0)
 	if err != nil {
@@ -318,8 +323,9 @@ func measure(ctx context.Context, s settings, r row, redis string) (*result, err
 }
 
 // startGateway starts the gateway of row r in front of upstream, with a redis-server when its
-// env names @redis, and returns its process and target. pprof, when set, is PPROF_ADDR.
-func startGateway(ctx context.Context, s settings, r row, upstream, redis, pprof string) (*exec.Cmd, string, error) {
+// env names @redis, and returns its process, target and /metrics URL. pprof, when set, is
+// PPROF_ADDR.
+func startGateway(ctx context.Context, s settings, r row, upstream, redis, pprof string) (cmd *exec.Cmd, target, metrics string, err error) {
 	grpcAddr, httpAddr := freeAddr(), freeAddr()
 	env := append([]string{
 		"GATEWAY_GRPC_ADDR=" + grpcAddr,
@@ -334,26 +340,27 @@ func startGateway(ctx context.Context, s settings, r row, upstream, redis, pprof
 			addr := freeAddr()
 			_, port, _ := net.SplitHostPort(addr)
 			if _, err := startBin(redis, nil, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"); err != nil {
-				return nil, "", err
+				return nil, "", "", err
 			}
 			if err := waitTCP(ctx, addr); err != nil {
-				return nil, "", err
+				return nil, "", "", err
 			}
 			kv = strings.ReplaceAll(kv, "@redis", "redis://"+addr)
 		}
 		env = append(env, kv)
 	}
-	cmd, err := start(s.bin, env, "gateway")
+	cmd, err = start(s.bin, env, "gateway")
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if err := waitHTTP(ctx, "http://"+httpAddr+"/readyz"); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
+	metrics = "http://" + httpAddr + "/metrics"
 	if r.grpc {
-		return cmd, grpcAddr, nil
+		return cmd, grpcAddr, metrics, nil
 	}
-	return cmd, "http://" + httpAddr + path, nil
+	return cmd, "http://" + httpAddr + path, metrics, nil
 }
 
 // loadRow makes one run on row r's target: n calls, or calls for d, at rate (0: saturation).
@@ -451,6 +458,28 @@ func upstreamCalls(ctx context.Context, url string) int64 {
 	return stats.Calls["get_agent"]
 }
 
+// goMallocs is the gateway's heap allocations so far (go_memstats_mallocs_total on its
+// /metrics at url); 0 when it cannot be read.
+func goMallocs(ctx context.Context, url string) float64 {
+	if url == "" {
+		return 0
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "go_memstats_mallocs_total "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // cpuTime is the CPU time process pid has used, user and system (/proc/<pid>/stat, in the
 // kernel's USER_HZ ticks, 100 a second on Linux). It does not depend on how much of the machine
 // the load generator takes, which the throughput does: the two share the cores.
@@ -498,15 +527,15 @@ func table(results map[string]*result) {
 	}
 	b1, b2, b3 := base(rows[0].name), base(rows[1].name), base(rows[2].name)
 	fmt.Println()
-	fmt.Println("| get_agent | rps at saturation | ratio to its baseline | server CPU µs per call (to its baseline's) | p50 ms | p99 ms | p99 ms at half its rps | p50 minus B3's p50, ms | RSS MiB | upstream calls per call | errors |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| get_agent | rps at saturation | ratio to its baseline | server CPU µs per call (to its baseline's) | allocs per call | p50 ms | p99 ms | p99 ms at half its rps | p50 minus B3's p50, ms | RSS MiB | upstream calls per call | errors |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
 	for _, r := range rows {
 		res := results[r.name]
 		if res == nil {
 			continue
 		}
-		ratio, delta, upstream := "n/a", "n/a", "n/a"
+		ratio, delta, upstream, allocs := "n/a", "n/a", "n/a", "n/a"
 		cpu := fmt.Sprintf("%.0f", float64(res.cpuPerCall)/float64(time.Microsecond))
 		ratioTo := func(b *result, name string) {
 			ratio = fmt.Sprintf("%.2f of %s", res.rps/b.rps, name)
@@ -526,6 +555,7 @@ func table(results map[string]*result) {
 		}
 		if r.server == serverGateway {
 			upstream = fmt.Sprintf("%.3f (warm-up: %d for %d)", res.upstreamPerCall, res.coldUpstream, warmup)
+			allocs = fmt.Sprintf("%.0f", res.allocsPerCall)
 			if r.miss && b3 != nil {
 				delta = fmt.Sprintf("%+.3f", float64(res.p50-b3.p50)/float64(time.Millisecond))
 			}
@@ -534,7 +564,7 @@ func table(results map[string]*result) {
 		if res.errors > 0 {
 			errs += " (" + res.firstError + ")"
 		}
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n", r.name, res.rps, ratio, cpu,
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n", r.name, res.rps, ratio, cpu, allocs,
 			ms(res.p50), ms(res.p99), ms(res.p99Half), delta, float64(res.rssKiB)/1024, upstream, errs)
 	}
 }
@@ -552,7 +582,7 @@ func takeProfile(ctx context.Context, s settings, file string) error {
 		return err
 	}
 	pprof := freeAddr()
-	_, target, err := startGateway(ctx, s, r, "http://"+addr, "", pprof)
+	_, target, _, err := startGateway(ctx, s, r, "http://"+addr, "", pprof)
 	if err != nil {
 		return err
 	}
