@@ -128,8 +128,9 @@ run:
 
 # bench: the load benchmark (bench/run, explained in docs/performance.md): the baselines and the
 # gateway, each server in a process of its own, under ghz (gRPC) and bench/load (REST), one
-# table of ratios to the baselines measured in the same run. About 4 minutes; ARGS passes flags,
-# such as ARGS='-profile cpu.pprof' (a CPU profile of a gRPC hit) or ARGS='-only Redis'.
+# table of ratios to the baselines measured in the same run. About 3 minutes (a minute more the
+# first time, to build ghz); ARGS passes flags, such as ARGS='-profile cpu.pprof' (a CPU profile
+# of a gRPC hit) or ARGS='-only Redis'.
 bench:
 	go run ./bench/run $(ARGS)
 

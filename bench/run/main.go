@@ -411,8 +411,13 @@ func ghz(ctx context.Context, s settings, r row, target string, rate float64, d 
 	if err := cmd.Run(); err != nil {
 		return load.Result{}, fmt.Errorf("ghz: %w: %s", err, stderr.String())
 	}
+	return parseGHZ(&out)
+}
+
+// parseGHZ reads ghz's JSON report.
+func parseGHZ(r io.Reader) (load.Result, error) {
 	var rep ghzReport
-	if err := json.NewDecoder(&out).Decode(&rep); err != nil {
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		return load.Result{}, fmt.Errorf("ghz's report: %w", err)
 	}
 	res := load.Result{Requests: rep.StatusCodeDist["OK"], Elapsed: time.Duration(rep.Total)}
