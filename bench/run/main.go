@@ -68,7 +68,7 @@ var gatewayEnv = []string{
 
 // ghzVersion is the ghz that loads the gRPC rows, built from the Go module proxy. Its own
 // go.mod decides its dependencies, which stay out of the gateway's.
-const ghzVersion = "v0.120.0"
+const ghzVersion = "v0.121.0"
 
 // The call every row serves: get_agent of the emulator's owner-a, as owner-a.
 const (
