@@ -176,6 +176,7 @@ func run(ctx context.Context, s settings, only, profile string) error {
 		results[r.name] = res
 	}
 	table(results)
+	targets(results)
 	if profile != "" {
 		if err := takeProfile(ctx, s, profile); err != nil {
 			return err
@@ -520,6 +521,80 @@ func hwm(pid int) int {
 		return kib["VmHWM"]
 	}
 	return kib["VmRSS"]
+}
+
+// targets prints issue 13's targets against this run's results, so that each run says which are
+// met (docs/performance.md explains the shortfalls). A target whose row was not run says so.
+func targets(results map[string]*result) {
+	b1, b2, b3 := results[rows[0].name], results[rows[1].name], results[rows[2].name]
+	fmt.Println()
+	fmt.Println("| target (issue 13) | this run | met |")
+	fmt.Println("|---|---|---|")
+	line := func(what, measured string, met bool) {
+		verdict := "no"
+		if met {
+			verdict = "yes"
+		}
+		fmt.Printf("| %s | %s | %s |\n", what, measured, verdict)
+	}
+	ratio := func(what, name string, base *result, target float64) {
+		r := results[name]
+		if r == nil || base == nil || base.rps == 0 {
+			line(what, "not run", false)
+			return
+		}
+		measured := fmt.Sprintf("%.2f", r.rps/base.rps)
+		if base.cpuPerCall > 0 {
+			// Beside it, the steadier figure on a shared machine (docs/performance.md).
+			measured += fmt.Sprintf(" (CPU per call x%.1f)", float64(r.cpuPerCall)/float64(base.cpuPerCall))
+		}
+		line(what, measured, r.rps/base.rps >= target)
+	}
+	ratio("gRPC hit, in-process store, throughput vs B1 ≥ 0.90", "gateway gRPC hit, in-process store", b1, 0.90)
+	ratio("gRPC hit, Redis (near cache on), vs B1 ≥ 0.85", "gateway gRPC hit, Redis, near cache on", b1, 0.85)
+	ratio("REST hit, in-process store, vs B2 ≥ 0.85", "gateway REST hit, in-process store", b2, 0.85)
+	ratio("REST hit, Redis (near cache on), vs B2 ≥ 0.80", "gateway REST hit, Redis, near cache on", b2, 0.80)
+
+	var (
+		delta, p99        time.Duration
+		cold              int64
+		rss               int
+		misses, hits, gws int
+	)
+	for _, r := range rows {
+		res := results[r.name]
+		if res == nil || r.server != serverGateway {
+			continue
+		}
+		gws++
+		rss = max(rss, res.rssKiB)
+		if r.miss && b3 != nil {
+			if misses == 0 || res.p50-b3.p50 > delta {
+				delta = res.p50 - b3.p50
+			}
+			misses++
+		} else if !r.miss {
+			p99, cold = max(p99, res.p99Half), max(cold, res.coldUpstream)
+			hits++
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	if misses > 0 {
+		line("miss: p50 minus B3's p50 ≤ 0.2 ms (the worst miss row)", fmt.Sprintf("%+.3f ms", ms(delta)), delta <= 200*time.Microsecond)
+	} else {
+		line("miss: p50 minus B3's p50 ≤ 0.2 ms", "not run", false)
+	}
+	if hits > 0 {
+		line("p99 of a hit at half its saturating rate ≤ 2 ms (the worst hit row)", fmt.Sprintf("%.3f ms", ms(p99)), p99 <= 2*time.Millisecond)
+		line(fmt.Sprintf("upstream calls for N identical concurrent reads: 1 (a hit row's cold warm-up, N=%d)", warmup),
+			fmt.Sprintf("at most %d", cold), cold <= 1)
+	} else {
+		line("p99 of a hit at half its saturating rate ≤ 2 ms", "not run", false)
+		line("upstream calls for N identical concurrent reads: 1", "not run", false)
+	}
+	if gws > 0 {
+		line("gateway RSS at saturation, c=50 ≤ 64 MiB (the largest row)", fmt.Sprintf("%.1f MiB", float64(rss)/1024), rss <= 64<<10)
+	}
 }
 
 // table prints the results as a Markdown table, in the rows' order.
