@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,6 +240,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		grpc.MaxHeaderListSize(uint32(cfg.GRPCMaxHeaderBytes)),
 		grpc.MaxConcurrentStreams(uint32(cfg.GRPCMaxStreams)),
 		grpc.ConnectionTimeout(grpcHandshakeTimeout),
+		// Calls run on a few long-lived goroutines instead of a new one each, whose stack grows
+		// again on every call: a seventh of a hit's CPU in its profile.
+		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: cfg.GRPCMaxConnectionIdle, Time: grpcPingInterval, Timeout: grpcPingTimeout,

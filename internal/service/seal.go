@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 )
@@ -34,6 +35,8 @@ type keyring struct {
 
 	mu      sync.RWMutex
 	sealers map[string]cipher.AEAD // by credential id; at most maxSealers
+
+	macs sync.Pool // of HMAC-SHA256 keyed with idKey, for id
 }
 
 // maxSealers bounds the sealers kept: deriving one (HKDF, then the AES key schedule) is most of
@@ -45,7 +48,9 @@ func newKeyring(secret []byte) (*keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: deriving the cache's id key: %w", err)
 	}
-	return &keyring{secret: secret, idKey: idKey, sealers: map[string]cipher.AEAD{}}, nil
+	k := &keyring{secret: secret, idKey: idKey, sealers: map[string]cipher.AEAD{}}
+	k.macs.New = func() any { return hmac.New(sha256.New, idKey) }
+	return k, nil
 }
 
 // sealerOf returns the sealer of auth, whose id is id, derived once and kept while there is room.
@@ -73,11 +78,16 @@ func (k *keyring) sealerOf(id, auth string) (cipher.AEAD, error) {
 	return aead, nil
 }
 
-// id returns the keyed hash of a credential, the one identity of it that cache keys hold.
+// id returns the keyed hash of a credential, the one identity of it that cache keys hold. Every
+// call computes one; the HMACs are pooled, since setting one up hashes the key twice over and
+// allocates more than the hashing of a token does.
 func (k *keyring) id(auth string) string {
-	m := hmac.New(sha256.New, k.idKey)
+	m := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(m)
+	m.Reset()
 	m.Write([]byte(auth))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0])[:16])
 }
 
 // sealer derives the AEAD that seals auth's entries. GCM with random 96-bit nonces: a credential
