@@ -242,6 +242,9 @@ func deleteAgent(c *call) (any, *apiError) {
 	}
 	c.lic.setMemberships(a.ID, nil)
 	delete(c.lic.Agents, a.ID)
+	// The spec's copy does not show agent_deleted's payload; agent_id is what its filter,
+	// agent_ids, is matched against.
+	c.events = append(c.events, Event{License: c.lic.ID, Action: "agent_deleted", Payload: map[string]any{"agent_id": a.ID}})
 	return nil, nil
 }
 

@@ -21,6 +21,9 @@ type call struct {
 	// fixedID, when set, is the id of the resource a create makes, instead of a random one. The
 	// config's bots and webhooks use it to take the ids the spec's examples use.
 	fixedID string
+	// events are the webhook events the call fires once it has succeeded, such as
+	// delete_agent's agent_deleted.
+	events []Event
 }
 
 // handler serves one action. It returns the answer, which is encoded as JSON (nil is {}), or an

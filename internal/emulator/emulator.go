@@ -38,6 +38,12 @@ type Emulator struct {
 	conns Conns // fed by ConnState
 
 	traceparents traceparentLog
+
+	// Webhook deliveries: the client that makes them, a semaphore that bounds those in flight,
+	// and their record.
+	client     *http.Client
+	sem        chan struct{}
+	deliveries *deliveryLog
 }
 
 // traceparentsKept is how many traceparent headers the emulator keeps per action, the latest:
@@ -108,13 +114,14 @@ const DefaultDeprecation = "2027-06-30"
 const maxBodyBytes = 4 << 20
 
 type options struct {
-	latency      time.Duration
-	errorRate    float64
-	throttleRate float64
-	deprecation  string
-	legacy       string
-	configs      []*Config
-	seed         *uint64
+	latency        time.Duration
+	errorRate      float64
+	throttleRate   float64
+	deprecation    string
+	legacy         string
+	configs        []*Config
+	seed           *uint64
+	deliveryClient *http.Client
 }
 
 // Option configures an Emulator.
@@ -194,6 +201,12 @@ func New(opts ...Option) (*Emulator, error) {
 		w: w, calls: map[string]*atomic.Int64{}, faults: map[string]*Fault{},
 		latency: o.latency, errorRate: o.errorRate, throttleRate: o.throttleRate, deprecation: o.deprecation,
 		legacy: o.legacy,
+		client: o.deliveryClient, sem: make(chan struct{}, deliveryConcurrency), deliveries: newDeliveryLog(),
+	}
+	if e.client == nil {
+		// Its own client rather than http.DefaultClient, so that a test's changes to the
+		// default do not reach it.
+		e.client = &http.Client{Timeout: deliveryTimeout}
 	}
 	for name := range handlers {
 		e.calls[name] = new(atomic.Int64)
@@ -418,6 +431,7 @@ func (e *Emulator) serveAction(r *http.Request, action string, body []byte, err 
 	if apiErr != nil {
 		return encodeError(0, apiErr)
 	}
+	e.fireLater(lic, c.events)
 	if resp == nil {
 		resp = map[string]any{}
 	}
@@ -480,9 +494,13 @@ func writeError(w http.ResponseWriter, status int, err *apiError) {
 // serveAdmin serves the emulator's own endpoints:
 //
 //	GET  /emulator/stats   {"calls": {"<action>": n, ...}, "connections": {"open": n, "peak": n},
-//	                        "traceparents": {"<action>": ["00-...", ...], ...}}
+//	                        "traceparents": {"<action>": ["00-...", ...], ...},
+//	                        "deliveries": {"total": n, "failed": n, "in_flight": n}}
 //	POST /emulator/reset   sets the call counters to 0 and the connection peak to the open ones,
-//	                       and forgets the traceparents
+//	                       and forgets the traceparents and the webhook deliveries
+//	POST /emulator/events  {"license": "A", "action": "incoming_chat", "payload": {...}, ...} (an
+//	                       Event): delivers it, answers {"deliveries": [...]} when all have ended
+//	GET  /emulator/deliveries[?after=<seq>][&wait=<duration>]  the latest deliveries, oldest first
 //	POST /emulator/faults  {"action": "...", "error": "...", "latency": "100ms", "times": n}
 //	DELETE /emulator/faults clears every fault
 //	GET  /emulator/tokens  the configured tokens
@@ -494,7 +512,12 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "POST /emulator/reset":
 		e.ResetCalls()
 		e.conns.ResetPeak()
+		e.ResetDeliveries()
 		writeJSON(w, e.stats())
+	case "POST /emulator/events":
+		e.serveEvent(w, r)
+	case "GET /emulator/deliveries":
+		e.serveDeliveries(w, r)
 	case "POST /emulator/faults":
 		var req struct {
 			Action  string `json:"action"`
@@ -534,7 +557,10 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 
 // stats is GET /emulator/stats's answer.
 func (e *Emulator) stats() map[string]any {
-	return map[string]any{"calls": e.Calls(), "connections": e.conns.Stats(), "traceparents": e.Traceparents()}
+	return map[string]any{
+		"calls": e.Calls(), "connections": e.conns.Stats(), "traceparents": e.Traceparents(),
+		"deliveries": e.deliveries.stats(),
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
