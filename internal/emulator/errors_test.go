@@ -1,11 +1,12 @@
 package emulator
 
 import (
-	"github.com/livechat-gateway/gateway/internal/spec"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/livechat-gateway/gateway/internal/spec"
 )
 
 // TestEveryErrorType produces each of the spec's 13 error types through the path a client would

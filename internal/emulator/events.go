@@ -306,9 +306,10 @@ func (ev *Event) body(licenseID, webhookID, secret string, extra []string) []byt
 
 // deliver posts t's body to its URL, once, and records the outcome. The secret is in the body,
 // as the protocol has it, and nowhere else: not in the record, not in a log.
-func (e *Emulator) deliver(ctx context.Context, t target, ev *Event) Delivery {
-	d := Delivery{WebhookID: t.id, Type: t.typ, URL: t.url, Action: ev.Action, LicenseID: ev.License}
-	defer func() { e.deliveries.done(&d) }()
+func (e *Emulator) deliver(ctx context.Context, t target, ev *Event) (d Delivery) {
+	d = Delivery{WebhookID: t.id, Type: t.typ, URL: t.url, Action: ev.Action, LicenseID: ev.License}
+	// Recorded however it ends; d is the named result, so the caller gets its number too.
+	defer e.deliveries.done(&d)
 	select {
 	case e.sem <- struct{}{}:
 		defer func() { <-e.sem }()
@@ -353,7 +354,9 @@ func (ev *Event) matches(filters map[string]any, owner string) bool {
 		case "chat_member_ids":
 			m, _ := v.(map[string]any)
 			in := ev.chatAgentIDs()
-			anyIn := func(ids []string) bool { return slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(in, id) }) }
+			anyIn := func(ids []string) bool {
+				return slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(in, id) })
+			}
 			if ids, given := m["agents_any"]; given {
 				ok = anyIn(stringList(ids))
 			} else if ids, given := m["agents_exclude"]; given {
