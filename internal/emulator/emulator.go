@@ -204,9 +204,11 @@ func New(opts ...Option) (*Emulator, error) {
 		client: o.deliveryClient, sem: make(chan struct{}, deliveryConcurrency), deliveries: newDeliveryLog(),
 	}
 	if e.client == nil {
-		// Its own client rather than http.DefaultClient, so that a test's changes to the
-		// default do not reach it.
-		e.client = &http.Client{Timeout: deliveryTimeout}
+		// Its own transport, so that a test's changes to the default one do not reach it, with
+		// room to keep a connection for each delivery that may be in flight to one receiver.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = deliveryConcurrency
+		e.client = &http.Client{Transport: t, Timeout: deliveryTimeout}
 	}
 	for name := range handlers {
 		e.calls[name] = new(atomic.Int64)

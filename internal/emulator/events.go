@@ -27,7 +27,8 @@ type Event struct {
 	// Payload is delivered as the webhook's payload, as given.
 	Payload map[string]any `json:"payload"`
 	// AdditionalData holds what webhooks may ask for with additional_data (chat_properties); a
-	// webhook receives only the keys it asked for.
+	// webhook receives only the keys it asked for. chat_properties, when left out, is the
+	// payload's chat.properties, if the payload has them.
 	AdditionalData map[string]any `json:"additional_data,omitempty"`
 
 	// The facts below are what the upstream knows about an event's chat and its filters judge,
@@ -288,6 +289,9 @@ func (ev *Event) body(licenseID, webhookID, secret string, extra []string) []byt
 	for _, k := range extra {
 		if v, ok := ev.AdditionalData[k]; ok {
 			additional[k] = v
+		} else if p := ev.chatProperties(); k == "chat_properties" && p != nil {
+			// The upstream knows the chat's properties; a payload that holds the chat says them.
+			additional[k] = p
 		}
 	}
 	b, err := json.Marshal(struct {
