@@ -84,10 +84,61 @@
 // makes one action answer one error type, or adds latency to it, for a number of calls or until
 // cleared. Calls counts the calls each action received, refused ones included. The same controls
 // are served over HTTP under /emulator/ (see serveAdmin): GET /emulator/stats, POST
-// /emulator/reset, POST and DELETE /emulator/faults, GET /emulator/tokens.
+// /emulator/reset, POST and DELETE /emulator/faults, GET /emulator/tokens, and the webhook
+// endpoints below.
 // GET /emulator/stats also reports the server's connections, open now and at peak, when the
 // http.Server feeds ConnState (cmd/livechat-emulator does): how many connections a client such as
 // the gateway holds to the upstream. It also reports, per action, the traceparent headers of the
 // latest calls that had one (Traceparents), so that a test can see the trace context a gateway
 // propagated.
+//
+// # Webhook deliveries
+//
+// The emulator has no chats, so tests say what happened: POST /emulator/events with an Event,
+// {"license": "A", "action": "incoming_chat", "payload": {...}}, or Fire in Go. The license is its
+// id as configured (A is dal:owner-a's) and the action one that register_webhook takes; anything
+// else, an unknown field or a body over 1 MiB is refused with 400 (413) and a validation body. The
+// event goes to every webhook of that license and action whose filters match: those registered
+// with register_webhook, in registration order, then the bots' webhooks of create_bot and
+// update_bot. The spec says bot webhooks work only for online bots; the emulator has no routing
+// status, so it treats every bot as online. A bot's webhook has no id in v3.2, so its deliveries
+// carry the bot's id as webhook_id.
+//
+// Each delivery is one POST, without retries, of the spec's general format, {"webhook_id",
+// "secret_key", "action", "license_id", "payload", "additional_data"}, with the webhook's own
+// secret_key and the license id as configured, a string (the upstream's ids are numbers, so a
+// receiver should take both).
+// additional_data holds the keys of the event's additional_data that the webhook asked for,
+// chat_properties being the payload's chat.properties when the event does not give it; it is {}
+// when there are none. Up to 8 deliveries run at once, each given 5 seconds; WithDeliveryClient
+// gives them another http.Client, such as one that reaches an in-process receiver.
+//
+// Filters are judged on facts the event gives, or else the payload holds:
+//
+//	filter           fact                                   from the payload, when not given
+//	author_type      author_type                            payload.event.author_type
+//	only_my_chats    source_client_id, compared with the    chat properties' source.client_id
+//	                 webhook owner's (a bot's application's)
+//	                 client id
+//	chat_member_ids  chat_agent_ids                         payload.chat.users of type agent
+//	agent_ids        -                                      payload.agent_id
+//	chat_properties  -                                      payload.chat.properties, else the
+//	                                                        event's additional_data.chat_properties
+//
+// A filter whose fact is unknown holds only when it excludes: agents_exclude holds with no known
+// agents; agents_any, author_type, only_my_chats: true, agent_ids and chat_properties do not.
+// chat_properties is judged as get_bot's example shows it, {"<namespace>": {"<name>": {"values":
+// [...]}}}: the property is one of the values; any other condition does not hold.
+//
+// delete_agent fires agent_deleted, with payload {"agent_id": "<id>"} (the spec's copy shows no
+// payload; agent_id is what the agent_ids filter names), to the webhooks chosen when the agent is
+// deleted. Those deliveries run after the answer, as the upstream's do; WaitDeliveries, or GET
+// /emulator/deliveries?wait=5s, waits for them.
+//
+// Every delivery is recorded, without the secret: seq, time, webhook_id, type (license or bot),
+// url, action, license_id, and the receiver's HTTP status or, when it gave none, the error. POST
+// /emulator/events answers {"deliveries": [...]} once its deliveries have ended. GET
+// /emulator/deliveries lists the latest 1000, oldest first, with counts {"total", "failed",
+// "in_flight"} (also in GET /emulator/stats); after=<seq> lists only later ones. POST
+// /emulator/reset forgets them; seq goes on, so a client polling with after= sees none twice.
 package emulator
