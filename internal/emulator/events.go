@@ -241,13 +241,22 @@ func (ev *Event) check() error {
 	// An action is a webhook action when register_webhook takes it: the spec's rules say which.
 	probe := map[string]any{"action": ev.Action, "secret_key": "k", "url": "http://localhost"}
 	if err := spec.Check("register_webhook", probe); err != nil {
-		return fmt.Errorf("action %q: %w", ev.Action, err)
+		var violation *spec.Violation
+		if errors.As(err, &violation) {
+			return fmt.Errorf("action: %s", violation.Message)
+		}
+		return err
 	}
 	if ev.Payload == nil {
 		return errors.New("payload: an object is required")
 	}
 	if ev.AuthorType != "" && ev.AuthorType != "customer" && ev.AuthorType != "agent" {
 		return fmt.Errorf("author_type %q: must be customer or agent", ev.AuthorType)
+	}
+	// Checked here, before the state is locked, so that building the bodies cannot fail: a Go
+	// caller may put anything in the maps.
+	if _, err := json.Marshal([]any{ev.Payload, ev.AdditionalData}); err != nil {
+		return fmt.Errorf("payload or additional_data: %w", err)
 	}
 	return nil
 }
@@ -303,7 +312,7 @@ func (ev *Event) body(licenseID, webhookID, secret string, extra []string) []byt
 		AdditionalData map[string]any `json:"additional_data"`
 	}{webhookID, secret, ev.Action, licenseID, ev.Payload, additional})
 	if err != nil {
-		panic(err) // the event was decoded from JSON, or built by the emulator
+		panic(err) // check has marshalled the same values
 	}
 	return b
 }

@@ -509,3 +509,20 @@ func TestWithDeliveryClient(t *testing.T) {
 		t.Errorf("deliveries %+v to hosts %v, want one, 202, to gateway.invalid", ds, hosts)
 	}
 }
+
+// TestFireRefused checks Fire's refusals in Go, including a payload that is not JSON, which must
+// leave the emulator usable.
+func TestFireRefused(t *testing.T) {
+	v := newEnv(t)
+	for _, ev := range []Event{
+		{License: "Z", Action: "incoming_chat", Payload: map[string]any{}},
+		{License: "A", Action: "agent_status_changed", Payload: map[string]any{}},
+		{License: "A", Action: "incoming_chat"},
+		{License: "A", Action: "incoming_chat", Payload: map[string]any{"c": make(chan int)}},
+	} {
+		if ds, err := v.e.Fire(context.Background(), ev); err == nil {
+			t.Errorf("Fire(%+v) = %+v, want an error", ev, ds)
+		}
+	}
+	v.ok(ownerA, "list_groups", `{}`)
+}
