@@ -45,11 +45,12 @@ type Event struct {
 
 // Delivery is one webhook delivery the emulator made and its outcome.
 type Delivery struct {
-	// Seq numbers the deliveries from 1, in the order they ended; it is not reset by Reset, so
-	// that a client that polls GET /emulator/deliveries?after=<seq> never sees one twice.
+	// Seq numbers the deliveries from 1, in the order they ended. ResetDeliveries (POST
+	// /emulator/reset) does not restart it, so that a client that polls GET
+	// /emulator/deliveries?after=<seq> never sees one twice.
 	Seq  int64     `json:"seq"`
 	Time time.Time `json:"time"` // when the request was sent
-	// WebhookID is the webhook's id, or a bot's id for a bot's webhook (see doc.go).
+	// WebhookID is the webhook's id, or a bot's id for a bot's webhook (see the package doc).
 	WebhookID string `json:"webhook_id"`
 	Type      string `json:"type"` // license, for register_webhook's, or bot
 	URL       string `json:"url"`
