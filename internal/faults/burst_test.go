@@ -45,11 +45,16 @@ func burstRead(i int) (caller int, get bool, fields []string) {
 // TestBurst: against an upstream that takes 200ms a call, 2,000 concurrent gRPC calls over four
 // connections and, at the same time, 2,000 concurrent REST calls each on a connection of its own.
 // Every call is answered OK or refused with RESOURCE_EXHAUSTED (REST 429) or UNAVAILABLE (REST
-// 503); the gateway stays up; its peak RSS stays under 150 MB.
+// 503); the gateway stays up; its peak RSS stays under 170 MB.
 func TestBurst(t *testing.T) {
 	const (
-		n      = 2000
-		rssCap = 150 << 20
+		n = 2000
+		// The peak is mostly the 2,000 connections' buffers and goroutine stacks, and the
+		// garbage collector's slack (GOGC 100) over them: 118 to 152 MB in 14 runs here, as much
+		// with the in-flight and upstream limits raised 100-fold, and as much before the REST
+		// surface moved to the in-process channel. The cap catches growth with the calls, which
+		// would be hundreds of MB, not that spread.
+		rssCap = 170 << 20
 	)
 	s := startStack(t, []string{"EMULATOR_LATENCY=200ms"}, nil)
 	conns := readyConns(t, s.gw.grpcAddr, 4)
