@@ -101,6 +101,19 @@ type Redis struct {
 // using a go-redis UniversalClient. It does not connect: Redis is an optimisation, so the
 // gateway starts and serves without it, and Ping tells whether it answers.
 func NewRedis(url string, o RedisOptions) (*Redis, error) {
+	c, err := NewRedisClient(url, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Redis{c: c, timeout: o.withDefaults().Timeout}, nil
+}
+
+// NewRedisClient returns a go-redis client of the Redis that url names, configured as NewRedis
+// configures its own (o's defaults, TLS, tracing; o.Timeout is not applied: it is the Store's),
+// for parts of the gateway that keep data of their own in the same Redis, such as the webhook
+// events. They take a client of their own so that their pool, and their blocking reads, never
+// hold the cache's connections.
+func NewRedisClient(url string, o RedisOptions) (redis.UniversalClient, error) {
 	u, err := ParseRedisURL(url)
 	if err != nil {
 		return nil, err
@@ -161,7 +174,7 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 			return nil, fmt.Errorf("cache: tracing Redis: %w", err)
 		}
 	}
-	return &Redis{c: c, timeout: o.Timeout}, nil
+	return c, nil
 }
 
 // connSetup reports whether cmd is part of setting a new connection up (HELLO, CLIENT SETINFO,

@@ -1,0 +1,210 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStore is the Store on Redis (single, Cluster or Sentinel), shared by every replica: one
+// Stream per license, so a delivery received by any replica is read by subscribers on all.
+//
+// Keys, all of one license under one hash tag so that a Cluster keeps them on one node and the
+// append script may touch them together; none holds anything secret:
+//
+//	lcgw:webhooks:{<license>}:stream          the events (XADD), expiring Retention after the last
+//	lcgw:webhooks:{<license>}:seen:<sha256>   an event's hash, for DedupeWindow, holding its id
+type RedisStore struct {
+	c       redis.UniversalClient
+	o       Options
+	timeout time.Duration
+}
+
+// NewRedisStore returns a Store on c. timeout bounds one Append or non-blocking part of a Read
+// (a blocking Read waits its wait on top). The caller keeps c and closes it after the Store.
+func NewRedisStore(c redis.UniversalClient, o Options, timeout time.Duration) *RedisStore {
+	return &RedisStore{c: c, o: o.withDefaults(), timeout: timeout}
+}
+
+func streamKey(license string) string { return "lcgw:webhooks:{" + license + "}:stream" }
+
+func seenKey(license, hash string) string { return "lcgw:webhooks:{" + license + "}:seen:" + hash }
+
+// appendScript appends an event unless its hash was seen, atomically, so that a delivery is never
+// both refused as a duplicate and not stored (as a SET NX followed by a failed XADD would leave
+// it). KEYS: the stream, the hash's key. ARGV: dedupe window ms, MAXLEN, the oldest id to keep
+// by age (ms), the stream's life ms, then the event's field/value pairs. It returns {id, 0} for
+// an event stored, {id of the first, 1} for a duplicate.
+//
+// The age bound is trimmed with MINID after the XADD (an XADD takes one trimming strategy), but
+// never past the new entry: a clock ahead of Redis's must not drop the event just stored.
+var appendScript = redis.NewScript(`
+local seen = redis.call('GET', KEYS[2])
+if seen then return {seen, 1} end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+local ms = tonumber(string.match(id, '^(%d+)-'))
+local floor = tonumber(ARGV[3])
+if floor > ms then floor = ms end
+redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%d', floor))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+return {id, 0}`)
+
+// readScript reads up to ARGV[2] entries after ARGV[1] ('' for all), or reports with {1} that
+// entries after it were trimmed: Redis 7 keeps the largest id it ever trimmed or deleted
+// (max-deleted-entry-id), and after below it means a gap. Both in one script, so that no trim
+// can fall between the check and the read. KEYS: the stream.
+var readScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, {}} end
+local start = '-'
+if ARGV[1] ~= '' then
+  start = '(' .. ARGV[1]
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'max-deleted-entry-id' then
+      local dms, dseq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+      local ams, aseq = string.match(ARGV[1], '^(%d+)-(%d+)$')
+      dms, dseq, ams, aseq = tonumber(dms), tonumber(dseq), tonumber(ams), tonumber(aseq)
+      if ams < dms or (ams == dms and aseq < dseq) then return {1, {}} end
+    end
+  end
+end
+return {0, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])}`)
+
+// Append implements Store.
+func (s *RedisStore) Append(ctx context.Context, license string, ev Event) (string, bool, error) {
+	if !ValidLicense(license) {
+		return "", false, fmt.Errorf("webhooks: license %q cannot name a stream", license)
+	}
+	ev.AdditionalData = additional(ev.AdditionalData)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	floor := s.o.Now().Add(-s.o.Retention).UnixMilli()
+	args := []any{s.o.DedupeWindow.Milliseconds(), s.o.MaxLen, floor, s.o.Retention.Milliseconds()}
+	args = append(args, "webhook_id", ev.WebhookID, "action", ev.Action, "license_id", ev.LicenseID,
+		"payload", string(ev.Payload), "additional_data", string(ev.AdditionalData),
+		"received_at", ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	res, err := appendScript.Run(ctx, s.c, []string{streamKey(license), seenKey(license, dedupeHash(&ev))}, args...).Slice()
+	if err != nil {
+		return "", false, fmt.Errorf("webhooks: append: %w", err)
+	}
+	if len(res) != 2 {
+		return "", false, fmt.Errorf("webhooks: append: %d values, want 2", len(res))
+	}
+	id, _ := res[0].(string)
+	dup, _ := res[1].(int64)
+	return id, dup == 1, nil
+}
+
+// Read implements Store: a script for what is there (and the trim check), then, when nothing
+// was, a blocking XREAD for what comes within wait. XREAD after the same id returns at once what
+// was appended in between, so nothing falls between the two.
+func (s *RedisStore) Read(ctx context.Context, license, after string, limit int, wait time.Duration) ([]Event, error) {
+	if !ValidLicense(license) {
+		return nil, fmt.Errorf("webhooks: license %q cannot name a stream", license)
+	}
+	if _, err := parseID(after); err != nil {
+		return nil, err
+	}
+	limit = clampMax(limit)
+	key := streamKey(license)
+	sctx, cancel := context.WithTimeout(ctx, s.timeout)
+	res, err := readScript.Run(sctx, s.c, []string{key}, after, limit).Slice()
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: read: %w", err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("webhooks: read: %d values, want 2", len(res))
+	}
+	if trimmed, _ := res[0].(int64); trimmed == 1 {
+		return nil, ErrTrimmed
+	}
+	entries, _ := res[1].([]any)
+	if len(entries) > 0 || wait <= 0 {
+		return scriptEntries(entries)
+	}
+	from := after
+	if from == "" {
+		from = "0-0"
+	}
+	// The wait is the server's BLOCK; the context gives it the client's timeout on top, so
+	// that a Redis that stops answering does not hold the reader for long past it.
+	bctx, cancel := context.WithTimeout(ctx, wait+s.timeout)
+	defer cancel()
+	streams, err := s.c.XRead(bctx, &redis.XReadArgs{Streams: []string{key, from}, Count: int64(limit), Block: max(wait, time.Millisecond)}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil // the wait ended without an event
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil // the reader has gone: no error of the store's
+		}
+		return nil, fmt.Errorf("webhooks: read: %w", err)
+	}
+	var out []Event
+	for _, st := range streams {
+		for _, m := range st.Messages {
+			out = append(out, eventOf(m.ID, m.Values))
+		}
+	}
+	return out, nil
+}
+
+// MaxRead bounds one Read's count, whatever the caller asks, so that one call's answer stays a
+// bounded size.
+const MaxRead = 1000
+
+func clampMax(n int) int {
+	if n <= 0 || n > MaxRead {
+		return MaxRead
+	}
+	return n
+}
+
+// scriptEntries turns XRANGE's reply, through a script (id, then a flat field/value list), into
+// events.
+func scriptEntries(entries []any) ([]Event, error) {
+	out := make([]Event, 0, len(entries))
+	for _, e := range entries {
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, errors.New("webhooks: read: an entry that is not [id, fields]")
+		}
+		id, _ := pair[0].(string)
+		flat, _ := pair[1].([]any)
+		vals := make(map[string]any, len(flat)/2)
+		for i := 0; i+1 < len(flat); i += 2 {
+			k, _ := flat[i].(string)
+			vals[k] = flat[i+1]
+		}
+		out = append(out, eventOf(id, vals))
+	}
+	return out, nil
+}
+
+// eventOf reads an event from its stream entry.
+func eventOf(id string, vals map[string]any) Event {
+	str := func(k string) string { s, _ := vals[k].(string); return s }
+	at, _ := time.Parse(time.RFC3339Nano, str("received_at"))
+	return Event{
+		ID: id, WebhookID: str("webhook_id"), Action: str("action"), LicenseID: str("license_id"),
+		Payload: []byte(str("payload")), AdditionalData: []byte(str("additional_data")), ReceivedAt: at,
+	}
+}
+
+// additional is the stored form of additional_data: "{}" for none.
+func additional(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
+
+// Close implements Store. The client is the caller's.
+func (s *RedisStore) Close() error { return nil }
