@@ -145,7 +145,7 @@ func (t *tracerProvider) flush() {
 // envPrefixes start the names of the gateway's own variables: a name with one of them that the
 // gateway does not read is most likely a typo, and the setting it meant is not applied. TLS_ is
 // one: a misspelt TLS_CLIENT_CA_FILE would silently turn client certificates off.
-var envPrefixes = []string{"GATEWAY_", "CACHE_", "UPSTREAM_", "TLS_"}
+var envPrefixes = []string{"GATEWAY_", "CACHE_", "UPSTREAM_", "TLS_", "WEBHOOK_"}
 
 // unknownEnv returns, sorted, the names in environ (NAME=value entries, as os.Environ) that start
 // with one of envPrefixes and that server.ConfigFromEnv does not read.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/webhooks"
 )
 
 // Config is the gateway's configuration, from the environment. README.md's configuration table is
@@ -83,6 +84,28 @@ type Config struct {
 	// RedisClientCertFile and RedisClientKeyFile (REDIS_CLIENT_CERT_FILE, REDIS_CLIENT_KEY_FILE)
 	// are the client certificate presented to a rediss:// Redis that asks for one.
 	RedisClientCertFile, RedisClientKeyFile string
+
+	// WebhookAddr (GATEWAY_WEBHOOK_ADDR) serves POST /webhooks on a listener of its own, so that
+	// it alone can be exposed to LiveChat; unset, it is on the HTTP listener.
+	WebhookAddr string
+	// WebhookSecrets (WEBHOOK_SECRETS) are the secrets of webhooks registered elsewhere:
+	// "id=secret,..." or "@<file>" (webhooks.ParseSecrets). Never logged.
+	WebhookSecrets string
+	// WebhookDedupeWindow (WEBHOOK_DEDUPE_WINDOW) is how long a delivery is remembered, so that
+	// the same one again is not stored again.
+	WebhookDedupeWindow time.Duration
+	// WebhookRetention (WEBHOOK_RETENTION) is how long a license's events are kept.
+	WebhookRetention time.Duration
+	// WebhookStreamMaxLen (WEBHOOK_STREAM_MAX_LEN) bounds the events kept per license.
+	WebhookStreamMaxLen int
+	// WebhookMaxSecrets (WEBHOOK_MAX_SECRETS) bounds the learned webhook secrets.
+	WebhookMaxSecrets int
+	// WebhookStoreTimeout (WEBHOOK_STORE_TIMEOUT) bounds verifying and storing one delivery.
+	WebhookStoreTimeout time.Duration
+	// WebhookMemoryMaxBytes (WEBHOOK_MEMORY_MAX_BYTES) bounds the in-process event store.
+	WebhookMemoryMaxBytes int
+	// WebhookMaxInFlight (WEBHOOK_MAX_IN_FLIGHT) bounds the deliveries handled at once.
+	WebhookMaxInFlight int
 }
 
 // TLS reports whether the listeners serve TLS.
@@ -121,6 +144,14 @@ func Defaults() Config {
 		DrainDelay:      5 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        slog.LevelInfo,
+
+		WebhookDedupeWindow:   webhooks.DefaultDedupeWindow,
+		WebhookRetention:      webhooks.DefaultRetention,
+		WebhookStreamMaxLen:   webhooks.DefaultMaxLen,
+		WebhookMaxSecrets:     webhooks.DefaultMaxSecrets,
+		WebhookStoreTimeout:   time.Second,
+		WebhookMemoryMaxBytes: webhooks.DefaultMemoryMaxBytes,
+		WebhookMaxInFlight:    256,
 	}
 }
 
@@ -194,6 +225,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	dur("GATEWAY_HTTP_WRITE_TIMEOUT", &c.HTTPWriteTimeout)
 	dur("GATEWAY_HTTP_IDLE_TIMEOUT", &c.HTTPIdleTimeout)
 	num("GATEWAY_HTTP_MAX_HEADER_BYTES", &c.HTTPMaxHeaderBytes)
+	str("GATEWAY_WEBHOOK_ADDR", &c.WebhookAddr)
+	str("WEBHOOK_SECRETS", &c.WebhookSecrets)
+	dur("WEBHOOK_DEDUPE_WINDOW", &c.WebhookDedupeWindow)
+	dur("WEBHOOK_RETENTION", &c.WebhookRetention)
+	num("WEBHOOK_STREAM_MAX_LEN", &c.WebhookStreamMaxLen)
+	num("WEBHOOK_MAX_SECRETS", &c.WebhookMaxSecrets)
+	dur("WEBHOOK_STORE_TIMEOUT", &c.WebhookStoreTimeout)
+	num("WEBHOOK_MEMORY_MAX_BYTES", &c.WebhookMemoryMaxBytes)
+	num("WEBHOOK_MAX_IN_FLIGHT", &c.WebhookMaxInFlight)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
@@ -219,6 +259,16 @@ func (c Config) Validate() error {
 	for _, a := range []struct{ name, addr string }{{"GATEWAY_GRPC_ADDR", c.GRPCAddr}, {"GATEWAY_HTTP_ADDR", c.HTTPAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port, such as :9090", a.name, a.addr))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.WebhookAddr); c.WebhookAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("GATEWAY_WEBHOOK_ADDR=%q: want host:port, such as :8088", c.WebhookAddr))
+	}
+	if !strings.HasPrefix(c.WebhookSecrets, "@") {
+		// A file is read in New; the inline form is checked here. The error never holds a
+		// secret, nor does this.
+		if _, err := webhooks.ParseSecrets(c.WebhookSecrets); err != nil {
+			errs = append(errs, fmt.Errorf("WEBHOOK_SECRETS: %w", err))
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "" && err != nil {
@@ -283,6 +333,9 @@ func (c Config) Validate() error {
 		{"GATEWAY_HTTP_READ_TIMEOUT", c.HTTPReadTimeout, 100 * time.Millisecond, 10 * time.Minute},
 		{"GATEWAY_HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout, 100 * time.Millisecond, time.Hour},
 		{"GATEWAY_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout, 100 * time.Millisecond, time.Hour},
+		{"WEBHOOK_DEDUPE_WINDOW", c.WebhookDedupeWindow, time.Minute, 24 * time.Hour},
+		{"WEBHOOK_RETENTION", c.WebhookRetention, time.Minute, 7 * 24 * time.Hour},
+		{"WEBHOOK_STORE_TIMEOUT", c.WebhookStoreTimeout, 10 * time.Millisecond, 10 * time.Second},
 	}
 	for _, d := range durs {
 		if d.v < d.min || d.v > d.max {
@@ -309,6 +362,10 @@ func (c Config) Validate() error {
 		{"GATEWAY_GRPC_MAX_HEADER_BYTES", c.GRPCMaxHeaderBytes, 1 << 10, 16 << 20},
 		{"GATEWAY_GRPC_MAX_STREAMS", c.GRPCMaxStreams, 1, 100_000},
 		{"GATEWAY_HTTP_MAX_HEADER_BYTES", c.HTTPMaxHeaderBytes, 1 << 10, 16 << 20},
+		{"WEBHOOK_STREAM_MAX_LEN", c.WebhookStreamMaxLen, 100, 10_000_000},
+		{"WEBHOOK_MAX_SECRETS", c.WebhookMaxSecrets, 1, 10_000_000},
+		{"WEBHOOK_MEMORY_MAX_BYTES", c.WebhookMemoryMaxBytes, 1 << 20, 16 << 30},
+		{"WEBHOOK_MAX_IN_FLIGHT", c.WebhookMaxInFlight, 1, 100_000},
 	}
 	for _, n := range nums {
 		if n.v < n.min || n.v > n.max {

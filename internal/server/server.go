@@ -42,6 +42,7 @@ import (
 	"github.com/livechat-gateway/gateway/internal/tlsreload"
 	"github.com/livechat-gateway/gateway/internal/tracing"
 	"github.com/livechat-gateway/gateway/internal/upstream"
+	"github.com/livechat-gateway/gateway/internal/webhooks"
 )
 
 // Fixed bounds of the gRPC listener, which need no setting of their own.
@@ -72,6 +73,12 @@ type Gateway struct {
 	svc     *service.Service
 	store   service.Store
 	metrics *prometheus.Registry
+
+	hooks *hooks
+	// webhook and webhookLn serve POST /webhooks alone when GATEWAY_WEBHOOK_ADDR is set, else
+	// nil: then the HTTP listener serves it.
+	webhook   *http.Server
+	webhookLn net.Listener
 }
 
 // newRegistry returns the registry that /metrics serves, with the Go runtime's and the process's
@@ -205,20 +212,27 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		registerNear(reg, near)
 	}
 	secret := []byte(cfg.CacheKeySecret)
+	shared := len(secret) > 0
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
 		rand.Read(secret)
 		log.Info("CACHE_KEY_SECRET is unset: cache keys are this process's own, so replicas share no entries")
 	}
-	svc, err := service.New(up, log, service.WithCache(service.Cache{
-		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
-		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg, TracerProvider: tp,
-	}), service.WithMaxJSONDepth(cfg.MaxJSONDepth))
+	hk, err := newHooks(cfg, log, tp, secret, shared, reg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), svc: svc, store: store, metrics: reg}
+	svc, err := service.New(up, log, service.WithCache(service.Cache{
+		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
+		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg, TracerProvider: tp,
+	}), service.WithMaxJSONDepth(cfg.MaxJSONDepth), service.WithWrites(hk.learn))
+	if err != nil {
+		hk.close()
+		store.Close()
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, health: health.NewServer(), svc: svc, store: store, metrics: reg, hooks: hk}
 	built := false
 	defer func() {
 		if !built {
@@ -316,6 +330,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		restHandler = tracing.HTTPHandler(restHandler, tp, restSpanName)
 	}
 	root.Handle("/", restHandler)
+	if cfg.WebhookAddr == "" {
+		root.Handle("POST /webhooks", hk.receiver)
+	}
 	var handler http.Handler = root
 	var httpTLS *tls.Config
 	if certs != nil {
@@ -344,6 +361,26 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	}
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("HTTP listener: %w", err)
+	}
+	if cfg.WebhookAddr != "" {
+		// LiveChat presents no client certificate: this listener has TLS when the others do,
+		// but never asks for one. A delivery's secret_key is what authenticates it.
+		var whTLS *tls.Config
+		if certs != nil {
+			whTLS = certs.ServerConfig([]string{"h2", "http/1.1"}, tls.NoClientCert)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("POST /webhooks", hk.receiver)
+		g.webhook = &http.Server{
+			Handler: mux, TLSConfig: whTLS,
+			ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout, ReadTimeout: cfg.HTTPReadTimeout,
+			WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
+			MaxHeaderBytes: cfg.HTTPMaxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		if g.webhookLn, err = net.Listen("tcp", cfg.WebhookAddr); err != nil {
+			return nil, fmt.Errorf("GATEWAY_WEBHOOK_ADDR listener: %w", err)
+		}
 	}
 	if cfg.PprofAddr != "" {
 		if g.pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
@@ -385,7 +422,11 @@ func (g *Gateway) release() {
 	if g.pprofLn != nil {
 		g.pprofLn.Close()
 	}
+	if g.webhookLn != nil {
+		g.webhookLn.Close()
+	}
 	g.svc.Close()
+	g.hooks.close()
 	g.store.Close()
 }
 
@@ -395,11 +436,23 @@ func (g *Gateway) GRPCAddr() net.Addr { return g.grpcLn.Addr() }
 // HTTPAddr returns the address the HTTP server listens on.
 func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
 
+// WebhookAddr returns the address POST /webhooks is served on: GATEWAY_WEBHOOK_ADDR's listener,
+// or the HTTP one.
+func (g *Gateway) WebhookAddr() net.Addr {
+	if g.webhookLn != nil {
+		return g.webhookLn.Addr()
+	}
+	return g.HTTPAddr()
+}
+
+// WebhookStore returns the store of the webhook events this gateway receives.
+func (g *Gateway) WebhookStore() webhooks.Store { return g.hooks.store }
+
 // Run serves until ctx is done, then shuts down gracefully: it stops accepting, reports not
 // ready, lets in-flight calls finish within the shutdown timeout, and returns nil. It returns an
 // error if a server fails.
 func (g *Gateway) Run(ctx context.Context) error {
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- g.grpc.Serve(g.grpcLn) }()
 	go func() {
 		if g.http.TLSConfig != nil {
@@ -408,6 +461,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		errc <- g.http.Serve(g.httpLn)
 	}()
+	if g.webhook != nil {
+		go func() {
+			if g.webhook.TLSConfig != nil {
+				errc <- g.webhook.ServeTLS(g.webhookLn, "", "")
+				return
+			}
+			errc <- g.webhook.Serve(g.webhookLn)
+		}()
+		g.log.Info("webhook receiver on GATEWAY_WEBHOOK_ADDR", "addr", g.WebhookAddr().String())
+	}
 	if g.pprof != nil {
 		go func() { errc <- g.pprof.Serve(g.pprofLn) }()
 		g.log.Info("profiling on PPROF_ADDR", "addr", g.PprofAddr().String())
@@ -451,6 +514,14 @@ func (g *Gateway) shutdown() {
 		}
 	})
 	wg.Go(func() { g.stopGRPC(ctx, g.grpc) })
+	if g.webhook != nil {
+		wg.Go(func() {
+			if err := g.webhook.Shutdown(ctx); err != nil {
+				g.log.Warn("webhook listener shutdown", "err", err)
+				g.webhook.Close()
+			}
+		})
+	}
 	wg.Wait()
 	if g.pprof != nil {
 		g.pprof.Close() // profiles may run for many seconds: no call of a client's to finish
@@ -458,6 +529,7 @@ func (g *Gateway) shutdown() {
 	// The servers have stopped, so no call waits on a shared upstream call any more: cancel
 	// those still running and wait for them (and their cache fills) before the store closes.
 	g.svc.Close()
+	g.hooks.close()
 	g.store.Close()
 	g.log.Info("stopped")
 }

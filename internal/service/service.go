@@ -56,6 +56,7 @@ type Service struct {
 	log      *slog.Logger
 	reads    *reads // nil: no cache
 	maxDepth int    // how deeply a request's JSON may nest
+	writes   func(ctx context.Context, action string, req, resp proto.Message)
 }
 
 // Option configures a Service.
@@ -81,6 +82,18 @@ func WithMaxJSONDepth(n int) Option {
 			return fmt.Errorf("service: JSON depth limit %d, want at least 1", n)
 		}
 		s.maxDepth = n
+		return nil
+	}
+}
+
+// WithWrites calls f after each write the upstream answered with success, with the action's
+// name, the request and the answer, before the call returns: for what must know of a write
+// before its caller does, such as the webhook secrets that register_webhook sets (a delivery
+// may follow the answer at once). f runs in the call and must be quick and not fail it; a write
+// whose outcome is unknown, or that failed, is not passed to it.
+func WithWrites(f func(ctx context.Context, action string, req, resp proto.Message)) Option {
+	return func(s *Service) error {
+		s.writes = f
 		return nil
 	}
 }
@@ -247,6 +260,9 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	}
 	if !a.Read && s.reads != nil {
 		s.reads.wrote(ctx, auth)
+	}
+	if !a.Read && s.writes != nil {
+		s.writes(ctx, a.Name, req, ans.resp)
 	}
 	setLifecycle(ctx, ans.legacy, ans.deprecation)
 	if ans.empties != "" && first(md, MDSurface) == "rest" {
