@@ -15,7 +15,9 @@ import (
 //
 // Each license has a ring of at most MaxLen events; all rings together hold at most maxBytes of
 // events (the oldest event of any license goes first), and at most maxSeen hashes are remembered
-// for deduplication (the oldest go first, as they expire first).
+// for deduplication (the oldest go first, as they expire first). A ring whose events have all
+// gone is kept, empty, for twice the retention after its last append, so that a reader after
+// one of its ids is told it missed events, as RedisStore's mark does.
 type MemoryStore struct {
 	o        Options
 	maxBytes int64
@@ -33,6 +35,7 @@ type MemoryStore struct {
 type ring struct {
 	events     []Event  // oldest first
 	maxDeleted streamID // the largest id dropped, for ErrTrimmed
+	last       streamID // the latest id appended: an empty ring is forgotten twice the retention after it
 }
 
 type seenEntry struct {
@@ -87,6 +90,7 @@ func (s *MemoryStore) Append(ctx context.Context, license string, ev Event) (str
 		s.streams[license] = r
 	}
 	r.events = append(r.events, ev)
+	r.last = id
 	s.bytes += size(&ev)
 	for len(r.events) > s.o.MaxLen {
 		s.dropOldest(license, r)
@@ -126,15 +130,20 @@ func (s *MemoryStore) dropOldest(license string, r *ring) {
 	r.events[0] = Event{} // let the backing array forget it
 	r.events = r.events[1:]
 	if len(r.events) == 0 {
-		// Gone as an expired Redis stream is: a reader after one of its ids finds nothing.
-		delete(s.streams, license)
+		r.events = nil // an empty ring is kept, for its maxDeleted, without its array
 	}
 }
 
 // trimAge drops the events older than the retention, of every license. s.mu is held.
 func (s *MemoryStore) trimAge(now time.Time) {
 	floor := uint64(max(now.Add(-s.o.Retention).UnixMilli(), 0))
+	forget := uint64(max(now.Add(-2*s.o.Retention).UnixMilli(), 0))
 	for license, r := range s.streams {
+		if len(r.events) == 0 && r.last.ms < forget {
+			// As Redis's mark expires: a reader after one of its ids is no longer told.
+			delete(s.streams, license)
+			continue
+		}
 		for len(r.events) > 0 {
 			id, _ := parseID(r.events[0].ID)
 			if id.ms >= floor {
@@ -153,6 +162,9 @@ func (s *MemoryStore) evictOldest() bool {
 		license string
 	)
 	for l, r := range s.streams {
+		if len(r.events) == 0 {
+			continue
+		}
 		id, _ := parseID(r.events[0].ID)
 		if license == "" || id.less(oldest) {
 			oldest, license = id, l

@@ -13,9 +13,11 @@ import (
 // Stream per license, so a delivery received by any replica is read by subscribers on all.
 //
 // Keys, all of one license under one hash tag so that a Cluster keeps them on one node and the
-// append script may touch them together; none holds anything secret:
+// scripts may touch them together; none holds anything secret:
 //
 //	lcgw:webhooks:{<license>}:stream          the events (XADD), expiring Retention after the last
+//	lcgw:webhooks:{<license>}:mark            the largest id trimmed and the last id appended,
+//	                                          expiring twice Retention after the last, for ErrTrimmed
 //	lcgw:webhooks:{<license>}:seen:<sha256>   an event's hash, for DedupeWindow, holding its id
 type RedisStore struct {
 	c       redis.UniversalClient
@@ -31,48 +33,70 @@ func NewRedisStore(c redis.UniversalClient, o Options, timeout time.Duration) *R
 
 func streamKey(license string) string { return "lcgw:webhooks:{" + license + "}:stream" }
 
+func markKey(license string) string { return "lcgw:webhooks:{" + license + "}:mark" }
+
 func seenKey(license, hash string) string { return "lcgw:webhooks:{" + license + "}:seen:" + hash }
 
 // appendScript appends an event unless its hash was seen, atomically, so that a delivery is never
 // both refused as a duplicate and not stored (as a SET NX followed by a failed XADD would leave
-// it). KEYS: the stream, the hash's key. ARGV: dedupe window ms, MAXLEN, the oldest id to keep
-// by age (ms), the stream's life ms, then the event's field/value pairs. It returns {id, 0} for
-// an event stored, {id of the first, 1} for a duplicate.
+// it). KEYS: the stream, the hash's key, the mark. ARGV: dedupe window ms, MAXLEN, the oldest
+// time to keep (ms), the stream's life ms, the mark's life ms, then the event's field/value
+// pairs. It returns {id, 0} for an event stored, {id of the first, 1} for a duplicate.
 //
-// The age bound is trimmed with MINID after the XADD (an XADD takes one trimming strategy), but
-// never past the new entry: a clock ahead of Redis's must not drop the event just stored.
+// Trimming is exact (=), not approximate (~), and done here rather than by XADD, because the
+// largest id it drops must be known: it goes in the mark, which tells a reader after an older
+// id that it has missed events (Redis's own max-deleted-entry-id counts XDEL only). The age bound
+// is never applied past the new entry: a clock ahead of Redis's must not drop the event just
+// stored. Both trims usually drop one entry or none.
 var appendScript = redis.NewScript(`
 local seen = redis.call('GET', KEYS[2])
 if seen then return {seen, 1} end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 local ms = tonumber(string.match(id, '^(%d+)-'))
 local floor = tonumber(ARGV[3])
 if floor > ms then floor = ms end
-redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%d', floor))
+floor = string.format('%d', floor)
+local removed = nil
+local old = redis.call('XREVRANGE', KEYS[1], '(' .. floor .. '-0', '-', 'COUNT', 1)
+if #old > 0 then
+  removed = old[1][1]
+  redis.call('XTRIM', KEYS[1], 'MINID', '=', floor)
+end
+local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
+if over > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
+  removed = gone[#gone][1]
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[2])
+end
+if removed then redis.call('HSET', KEYS[3], 'trimmed', removed) end
+redis.call('HSET', KEYS[3], 'last', id)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
 return {id, 0}`)
 
 // readScript reads up to ARGV[2] entries after ARGV[1] ('' for all), or reports with {1} that
-// entries after it were trimmed: Redis 7 keeps the largest id it ever trimmed or deleted
-// (max-deleted-entry-id), and after below it means a gap. Both in one script, so that no trim
-// can fall between the check and the read. KEYS: the stream.
+// entries after it were dropped: trimmed (it is below the mark's trimmed), or expired with the
+// whole stream (it is below the mark's last). Both in one script, so that no trim can fall
+// between the check and the read. KEYS: the stream, the mark.
 var readScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, {}} end
+local function less(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, aseq, bms, bseq = tonumber(ams), tonumber(aseq), tonumber(bms), tonumber(bseq)
+  return ams < bms or (ams == bms and aseq < bseq)
+end
 local start = '-'
 if ARGV[1] ~= '' then
-  start = '(' .. ARGV[1]
-  local info = redis.call('XINFO', 'STREAM', KEYS[1])
-  for i = 1, #info, 2 do
-    if info[i] == 'max-deleted-entry-id' then
-      local dms, dseq = string.match(info[i + 1], '^(%d+)-(%d+)$')
-      local ams, aseq = string.match(ARGV[1], '^(%d+)-(%d+)$')
-      dms, dseq, ams, aseq = tonumber(dms), tonumber(dseq), tonumber(ams), tonumber(aseq)
-      if ams < dms or (ams == dms and aseq < dseq) then return {1, {}} end
-    end
+  local mark = redis.call('HMGET', KEYS[2], 'trimmed', 'last')
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    if mark[2] and less(ARGV[1], mark[2]) then return {1, {}} end
+    return {0, {}}
   end
+  if mark[1] and less(ARGV[1], mark[1]) then return {1, {}} end
+  start = '(' .. ARGV[1]
 end
 return {0, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])}`)
 
@@ -85,11 +109,11 @@ func (s *RedisStore) Append(ctx context.Context, license string, ev Event) (stri
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	floor := s.o.Now().Add(-s.o.Retention).UnixMilli()
-	args := []any{s.o.DedupeWindow.Milliseconds(), s.o.MaxLen, floor, s.o.Retention.Milliseconds()}
+	args := []any{s.o.DedupeWindow.Milliseconds(), s.o.MaxLen, floor, s.o.Retention.Milliseconds(), 2 * s.o.Retention.Milliseconds()}
 	args = append(args, "webhook_id", ev.WebhookID, "action", ev.Action, "license_id", ev.LicenseID,
 		"payload", string(ev.Payload), "additional_data", string(ev.AdditionalData),
 		"received_at", ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
-	res, err := appendScript.Run(ctx, s.c, []string{streamKey(license), seenKey(license, dedupeHash(&ev))}, args...).Slice()
+	res, err := appendScript.Run(ctx, s.c, []string{streamKey(license), seenKey(license, dedupeHash(&ev)), markKey(license)}, args...).Slice()
 	if err != nil {
 		return "", false, fmt.Errorf("webhooks: append: %w", err)
 	}
@@ -114,8 +138,11 @@ func (s *RedisStore) Read(ctx context.Context, license, after string, limit int,
 	limit = clampMax(limit)
 	key := streamKey(license)
 	sctx, cancel := context.WithTimeout(ctx, s.timeout)
-	res, err := readScript.Run(sctx, s.c, []string{key}, after, limit).Slice()
+	res, err := readScript.Run(sctx, s.c, []string{key, markKey(license)}, after, limit).Slice()
 	cancel()
+	if err != nil && ctx.Err() != nil {
+		return nil, nil // the reader has gone: no error of the store's
+	}
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: read: %w", err)
 	}

@@ -128,9 +128,7 @@ type Options struct {
 	DedupeWindow time.Duration
 	// Retention is how long an event is kept (WEBHOOK_RETENTION). Default 24h.
 	Retention time.Duration
-	// MaxLen bounds one license's stream (WEBHOOK_STREAM_MAX_LEN); Redis trims to about it
-	// (whole nodes of the stream at a time, so up to a node's worth more, 100 by default).
-	// Default 100,000.
+	// MaxLen bounds one license's stream (WEBHOOK_STREAM_MAX_LEN), exactly. Default 100,000.
 	MaxLen int
 	// Now is the clock retention is judged by. Default time.Now; tests move it.
 	Now func() time.Time
