@@ -77,7 +77,7 @@ redis.call('PEXPIRE', KEYS[3], ARGV[5])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
 return {id, 0}`)
 
-// readScript reads up to ARGV[2] entries after ARGV[1] ('' for all), or reports with {1} that
+// readScript reads up to ARGV[2] entries after ARGV[1] (” for all), or reports with {1} that
 // entries after it were dropped: trimmed (it is below the mark's trimmed), or expired with the
 // whole stream (it is below the mark's last). Both in one script, so that no trim can fall
 // between the check and the read. KEYS: the stream, the mark.
