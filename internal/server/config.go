@@ -342,6 +342,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s=%v: want %v to %v", d.name, d.v, d.min, d.max))
 		}
 	}
+	if c.WebhookMemoryMaxBytes < c.MaxRequestBytes {
+		// The in-process store must hold at least the largest delivery it may be given.
+		errs = append(errs, fmt.Errorf("WEBHOOK_MEMORY_MAX_BYTES=%d: want at least GATEWAY_MAX_REQUEST_BYTES (%d)", c.WebhookMemoryMaxBytes, c.MaxRequestBytes))
+	}
 	if c.HTTPWriteTimeout <= c.UpstreamTimeout {
 		// A REST call may take the whole upstream timeout; a shorter write timeout would cut
 		// its answer off after the work was done.

@@ -114,3 +114,33 @@ func TestTLSConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookConfig: the webhook variables' defaults, their bounds named on error, and a
+// WEBHOOK_SECRETS error that never quotes a secret.
+func TestWebhookConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := ConfigFromEnv(env(map[string]string{
+		"GATEWAY_WEBHOOK_ADDR": "127.0.0.1:8088", "WEBHOOK_SECRETS": "a=x,b=y", "WEBHOOK_DEDUPE_WINDOW": "2h",
+		"WEBHOOK_RETENTION": "48h", "WEBHOOK_STREAM_MAX_LEN": "500", "WEBHOOK_MAX_SECRETS": "10",
+		"WEBHOOK_STORE_TIMEOUT": "2s", "WEBHOOK_MEMORY_MAX_BYTES": "2097152", "WEBHOOK_MAX_IN_FLIGHT": "8",
+	}))
+	if err != nil || c.WebhookAddr != "127.0.0.1:8088" || c.WebhookDedupeWindow != 2*time.Hour || c.WebhookRetention != 48*time.Hour ||
+		c.WebhookStreamMaxLen != 500 || c.WebhookMaxSecrets != 10 || c.WebhookStoreTimeout != 2*time.Second ||
+		c.WebhookMemoryMaxBytes != 2<<20 || c.WebhookMaxInFlight != 8 {
+		t.Errorf("ConfigFromEnv(webhook values) = %+v, %v", c, err)
+	}
+	bad := map[string]string{
+		"GATEWAY_WEBHOOK_ADDR": "nowhere", "WEBHOOK_SECRETS": "a=hunter2,broken", "WEBHOOK_DEDUPE_WINDOW": "0s",
+		"WEBHOOK_RETENTION": "200h", "WEBHOOK_STREAM_MAX_LEN": "5", "WEBHOOK_MAX_SECRETS": "0",
+		"WEBHOOK_STORE_TIMEOUT": "1m", "WEBHOOK_MEMORY_MAX_BYTES": "100", "WEBHOOK_MAX_IN_FLIGHT": "0",
+	}
+	_, err = ConfigFromEnv(env(bad))
+	for name := range bad {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("a bad %s: %v, want it named", name, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the WEBHOOK_SECRETS error quotes a secret: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -301,5 +302,43 @@ func TestRedisKeys(t *testing.T) {
 	}
 	if got := seenKey("12345", "ab"); got != "lcgw:webhooks:{12345}:seen:ab" {
 		t.Errorf("seenKey = %q", got)
+	}
+}
+
+// TestRedisStoreCluster: on a 3-node Redis Cluster, through the gateway's own client of a
+// redis-cluster:// URL, a license's keys share a slot, so its scripts run: append, dedupe, read,
+// and ErrTrimmed past the length bound.
+func TestRedisStoreCluster(t *testing.T) {
+	cl := redistest.Cluster(t)
+	c, err := cache.NewRedisClient(cl.URL(), cache.RedisOptions{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := NewRedisStore(c, Options{MaxLen: 100}, 5*time.Second)
+	ctx := context.Background()
+	var ids []string
+	for _, license := range []string{"A", "12345", "other"} {
+		for i := range 150 {
+			id, dup, err := s.Append(ctx, license, event(i))
+			if err != nil || dup {
+				t.Fatalf("Append to %s: %q, %v, %v", license, id, dup, err)
+			}
+			if license == "A" {
+				ids = append(ids, id)
+			}
+		}
+		if _, dup, err := s.Append(ctx, license, event(149)); err != nil || !dup {
+			t.Errorf("the last event of %s again: dup %v, %v", license, dup, err)
+		}
+		if got := readAll(t, s, license); len(got) != 100 {
+			t.Errorf("license %s keeps %d events, want 100", license, len(got))
+		}
+	}
+	if _, err := s.Read(ctx, "A", ids[0], 10, 0); !errors.Is(err, ErrTrimmed) {
+		t.Errorf("Read after a trimmed id: %v, want ErrTrimmed", err)
+	}
+	if got, err := s.Read(ctx, "A", ids[148], 10, time.Second); err != nil || len(got) != 1 || got[0].ID != ids[149] {
+		t.Errorf("Read after the last but one = %+v, %v", got, err)
 	}
 }
