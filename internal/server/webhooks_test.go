@@ -189,7 +189,7 @@ func TestWebhookDeliveredAcrossReplicas(t *testing.T) {
 
 // TestWebhookReceiverInProcess: without Redis, the receiver is on the HTTP port and its events in
 // process; a webhook registered through the gateway and one configured in WEBHOOK_SECRETS are
-// both verified.
+// both verified, and a bot's secret rotated by update_bot replaces the one create_bot set.
 func TestWebhookReceiverInProcess(t *testing.T) {
 	v := newEmulatorEnv(t, func(c *server.Config) { c.WebhookSecrets = "elsewhere=" + hookSecret })
 	hookURL := v.httpURL + "/webhooks"
@@ -211,6 +211,26 @@ func TestWebhookReceiverInProcess(t *testing.T) {
 	if evs, err := store.Read(context.Background(), "12345", "", 10, 0); err != nil || len(evs) != 1 || evs[0].WebhookID != "elsewhere" {
 		t.Errorf("license 12345's events = %+v, %v", evs, err)
 	}
+	// A bot's secret rotated with update_bot: deliveries carry the new one, which verifies,
+	// and the old one no longer does.
+	bot := v.rest(ownerA, "create_bot", fmt.Sprintf(`{"name":"Rotating","webhooks":{"url":%q,"secret_key":"rot-1","actions":[{"name":"incoming_event"}]}}`, hookURL))
+	var botID struct {
+		ID string `json:"bot_agent_id"`
+	}
+	if json.Unmarshal([]byte(bot.body), &botID); bot.status != 200 || botID.ID == "" {
+		t.Fatalf("create_bot = %d %s", bot.status, bot.body)
+	}
+	if r := v.rest(ownerA, "update_bot", fmt.Sprintf(`{"id":%q,"webhooks":{"url":%q,"secret_key":"rot-2","actions":[{"name":"incoming_event"}]}}`, botID.ID, hookURL)); r.status != 200 {
+		t.Fatalf("update_bot = %d %s", r.status, r.body)
+	}
+	if ds := fireAt(t, v.emuURL, `{"license":"A","action":"incoming_event","payload":{"chat_id":"C3"}}`); len(ds) != 1 || ds[0].Status != 200 || ds[0].WebhookID != botID.ID {
+		t.Errorf("deliveries to the rotated bot = %+v, want one answered 200", ds)
+	}
+	old := fmt.Sprintf(`{"webhook_id":%q,"secret_key":"rot-1","action":"incoming_event","license_id":"A","payload":{"chat_id":"C4"}}`, botID.ID)
+	if code := postDelivery(t, hookURL, old); code != 401 {
+		t.Errorf("the bot's secret before update_bot = %d, want 401", code)
+	}
+
 	// GET is not a delivery: the REST surface's 404 (or 405), never the receiver.
 	resp, err := http.Get(hookURL)
 	if err != nil {
