@@ -264,8 +264,8 @@ func TestTLSHealthcheck(t *testing.T) {
 func TestUnknownEnv(t *testing.T) {
 	got := unknownEnv([]string{"CACHE_TTL=1m", "CACHE_TTLL=1m", "GATEWAY_HTTP_ADRR=:1", "UPSTREAM_TIMEOUTS=3s",
 		"GATEWAY_HTTP_ADRR=:2", "LOG_LEVEL=debug", "PATH=/bin", "EMULATOR_LATENCY=1s", "REDIS_URLS=x", "GATEWAY_DRAIN_DELAY=1s",
-		"TLS_CLIENT_CA=ca.pem", "TLS_CERT_FILE=c.pem"})
-	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "TLS_CLIENT_CA", "UPSTREAM_TIMEOUTS"}; !slices.Equal(got, want) {
+		"TLS_CLIENT_CA=ca.pem", "TLS_CERT_FILE=c.pem", "WEBHOOK_SECRET=a=b", "WEBHOOK_SECRETS=a=b"})
+	if want := []string{"CACHE_TTLL", "GATEWAY_HTTP_ADRR", "TLS_CLIENT_CA", "UPSTREAM_TIMEOUTS", "WEBHOOK_SECRET"}; !slices.Equal(got, want) {
 		t.Errorf("unknownEnv = %q, want %q", got, want)
 	}
 

@@ -231,6 +231,19 @@ func TestWebhookReceiverInProcess(t *testing.T) {
 		t.Errorf("the bot's secret before update_bot = %d, want 401", code)
 	}
 
+	// Through the real listener: a body over GATEWAY_MAX_REQUEST_BYTES is 413, one that is not
+	// the format 400; neither is stored.
+	huge := fmt.Sprintf(`{"webhook_id":"elsewhere","secret_key":%q,"action":"incoming_chat","license_id":"A","payload":{"x":"%s"}}`, hookSecret, strings.Repeat("x", 1<<20))
+	if code := postDelivery(t, hookURL, huge); code != 413 {
+		t.Errorf("a delivery over GATEWAY_MAX_REQUEST_BYTES = %d, want 413", code)
+	}
+	if code := postDelivery(t, hookURL, `{"webhook_id":"elsewhere"`); code != 400 {
+		t.Errorf("a truncated delivery = %d, want 400", code)
+	}
+	if evs, _ := store.Read(context.Background(), "A", "", 10, 0); len(evs) != 2 {
+		t.Errorf("license A holds %d events, want 2 (the chat_deactivated and the rotated bot's)", len(evs))
+	}
+
 	// GET is not a delivery: the REST surface's 404 (or 405), never the receiver.
 	resp, err := http.Get(hookURL)
 	if err != nil {
