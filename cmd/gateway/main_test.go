@@ -259,7 +259,7 @@ func TestTLSHealthcheck(t *testing.T) {
 	}
 }
 
-// TestUnknownEnv: variables named like the gateway's (GATEWAY_, CACHE_, UPSTREAM_) that it does not
+// TestUnknownEnv: variables named like the gateway's (GATEWAY_, CACHE_, UPSTREAM_, TLS_, WEBHOOK_) that it does not
 // read are reported at start in one warning, by name and never by value; others are not.
 func TestUnknownEnv(t *testing.T) {
 	got := unknownEnv([]string{"CACHE_TTL=1m", "CACHE_TTLL=1m", "GATEWAY_HTTP_ADRR=:1", "UPSTREAM_TIMEOUTS=3s",
