@@ -342,3 +342,54 @@ func TestRedisStoreCluster(t *testing.T) {
 		t.Errorf("Read after the last but one = %+v, %v", got, err)
 	}
 }
+
+// TestStoreConcurrentAppends: the same delivery arriving at once (at two replicas, say) is
+// stored once, and many different ones at once are all stored, with ids in strictly growing
+// order.
+func TestStoreConcurrentAppends(t *testing.T) {
+	stores(t, func(t *testing.T, open func(Options) Store) {
+		s := open(Options{})
+		ctx := context.Background()
+		const n = 20
+		var wg sync.WaitGroup
+		dups := make(chan bool, n)
+		for range n {
+			wg.Go(func() {
+				_, dup, err := s.Append(ctx, "A", event(-1))
+				if err != nil {
+					t.Error(err)
+				}
+				dups <- dup
+			})
+		}
+		for i := range n {
+			wg.Go(func() {
+				if _, _, err := s.Append(ctx, "A", event(i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		close(dups)
+		stored := 0
+		for dup := range dups {
+			if !dup {
+				stored++
+			}
+		}
+		if stored != 1 {
+			t.Errorf("the same event appended %d times at once was stored %d times, want 1", n, stored)
+		}
+		got := readAll(t, s, "A")
+		if len(got) != n+1 {
+			t.Fatalf("%d events stored, want %d", len(got), n+1)
+		}
+		for i := 1; i < len(got); i++ {
+			a, _ := parseID(got[i-1].ID)
+			b, _ := parseID(got[i].ID)
+			if !a.less(b) {
+				t.Errorf("id %s follows %s", got[i].ID, got[i-1].ID)
+			}
+		}
+	})
+}
