@@ -38,12 +38,20 @@ type tlsEnv struct {
 	client   *testpki.Pair // a client certificate of ca
 	grpcAddr string
 	httpURL  string
-	logs     *testutil.SyncBuffer
+	// webhookURL is POST /webhooks's URL, on GATEWAY_WEBHOOK_ADDR's listener when set.
+	webhookURL string
+	logs       *testutil.SyncBuffer
 }
 
 // startTLS starts a gateway with TLS on both listeners and, if mutual, client certificates of
 // the test CA required.
 func startTLS(t *testing.T, mutual bool) *tlsEnv {
+	t.Helper()
+	return startTLSWith(t, mutual, nil)
+}
+
+// startTLSWith is startTLS with the configuration adjusted by mutate (nil: none).
+func startTLSWith(t *testing.T, mutual bool, mutate func(*server.Config)) *tlsEnv {
 	t.Helper()
 	e, err := emulator.New()
 	if err != nil {
@@ -60,11 +68,15 @@ func startTLS(t *testing.T, mutual bool) *tlsEnv {
 	if mutual {
 		cfg.TLSClientCAFile = ca.File
 	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	g, err := server.New(cfg, slog.New(slog.NewJSONHandler(v.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
 	v.grpcAddr, v.httpURL = g.GRPCAddr().String(), "https://"+g.HTTPAddr().String()
+	v.webhookURL = "https://" + g.WebhookAddr().String() + "/webhooks"
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- g.Run(ctx) }()

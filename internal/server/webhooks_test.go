@@ -275,3 +275,30 @@ func TestWebhookRedisDown(t *testing.T) {
 		t.Error("the failed delivery is not counted as a store_error")
 	}
 }
+
+// TestWebhookListenerTLS: with mTLS on, the receiver on the HTTP port requires a client
+// certificate like every path there, while GATEWAY_WEBHOOK_ADDR's listener serves TLS with the
+// same certificate and takes LiveChat's deliveries, which come without one.
+func TestWebhookListenerTLS(t *testing.T) {
+	body := fmt.Sprintf(`{"webhook_id":"wh","secret_key":%q,"action":"incoming_chat","license_id":"A","payload":{"n":1}}`, hookSecret)
+	post := func(v *tlsEnv, url string) int {
+		t.Helper()
+		resp, err := v.httpClient(nil, false).Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	onHTTP := startTLSWith(t, true, func(c *server.Config) { c.WebhookSecrets = "wh=" + hookSecret })
+	if code := post(onHTTP, onHTTP.webhookURL); code != http.StatusUnauthorized {
+		t.Errorf("a delivery without a client certificate on the mTLS HTTP port = %d, want 401", code)
+	}
+	own := startTLSWith(t, true, func(c *server.Config) {
+		c.WebhookSecrets = "wh=" + hookSecret
+		c.WebhookAddr = "127.0.0.1:0"
+	})
+	if code := post(own, own.webhookURL); code != http.StatusOK {
+		t.Errorf("a delivery without a client certificate on GATEWAY_WEBHOOK_ADDR = %d, want 200", code)
+	}
+}
