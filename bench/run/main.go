@@ -704,6 +704,8 @@ func takeProfile(ctx context.Context, s settings, file string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { _, err := ghz(ctx, s, r, target, 0, 12*time.Second, 0); errc <- err }()
+	// A pause by design, not a synchronisation: the profile should see the load at its steady
+	// rate, not ghz opening its connections.
 	time.Sleep(time.Second)
 	resp, err := http.Get("http://" + pprof + "/debug/pprof/profile?seconds=10")
 	if err != nil {
