@@ -190,8 +190,8 @@ func (e *Emulator) ResetDeliveries() { e.deliveries.reset() }
 // target is one webhook an event goes to, copied out of the state so that the delivery needs no
 // lock.
 type target struct {
-	id, typ, url, secret string
-	body                 []byte
+	id, typ, url string
+	body         []byte
 }
 
 // Fire delivers ev to every webhook of its license and action whose filters match, license
@@ -269,7 +269,7 @@ func (l *license) targets(ev *Event) []target {
 		if !ev.matches(filters, owner) {
 			return
 		}
-		out = append(out, target{id: id, typ: typ, url: url, secret: secret, body: ev.body(l.ID, id, secret, extra)})
+		out = append(out, target{id: id, typ: typ, url: url, body: ev.body(l.ID, id, secret, extra)})
 	}
 	for _, h := range sortedBySeq(l.Webhooks, func(h *webhook) int { return h.Seq }) {
 		if h.Action == ev.Action {

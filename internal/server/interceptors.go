@@ -179,7 +179,8 @@ func (c *calls) recovered(ctx context.Context, p any) error {
 // refusal's status message, which quotes no body.
 func (c *calls) refused(ctx context.Context, fullMethod string, err error, latency time.Duration) {
 	svc, method := "unknown", "unknown" // not routed; a label value must come from a bounded set
-	if _, ok := action.ByMethod(fullMethod); ok {
+	act, routed := action.ByMethod(fullMethod)
+	if routed {
 		svc, method, _ = strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	}
 	code := status.Code(err)
@@ -193,8 +194,8 @@ func (c *calls) refused(ctx context.Context, fullMethod string, err error, laten
 		"grpc.code", code.String(), "surface", surfaceREST, "refused", msg,
 	}
 	attrs = append(attrs, logging.DurationToTimeMillisFields(latency)...)
-	if a, ok := action.ByMethod(fullMethod); ok {
-		attrs = append(attrs, "action", a.Name)
+	if routed {
+		attrs = append(attrs, "action", act.Name)
 	}
 	c.log.Log(ctx, slog.Level(codeLevel(code)), "finished call", attrs...)
 }

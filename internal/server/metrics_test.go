@@ -197,6 +197,7 @@ func mtCheckBounded(t *testing.T, all []mtSeries) {
 	}
 	// Labels of the Go and process collectors and of histograms: short tokens of known shape.
 	other := regexp.MustCompile(`^[A-Za-z0-9_.+\-]{0,40}$`)
+	outcomeName := regexp.MustCompile(`^[a-z_]{2,24}$`)
 	for _, s := range all {
 		for name, value := range s.labels {
 			for _, secret := range []string{ownerA, "owner-a", "no-such-token", "4f2a", "Bearer", "dal:"} {
@@ -207,7 +208,7 @@ func mtCheckBounded(t *testing.T, all []mtSeries) {
 			switch set, ok := sets[name]; {
 			case name == "outcome":
 				// The cache's and the upstream's outcomes: both bounded in their packages.
-				if !regexp.MustCompile(`^[a-z_]{2,24}$`).MatchString(value) {
+				if !outcomeName.MatchString(value) {
 					t.Errorf("%s{outcome=%q}: not an outcome name", s.name, value)
 				}
 			case ok && !set[value]:

@@ -139,14 +139,11 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tp = tp }
 }
 
-// newStore returns the cache's store: Redis when REDIS_URL is set, else the in-process one.
-func newStore(cfg Config, log *slog.Logger, tp trace.TracerProvider) (service.Store, error) {
+// newStore returns the cache's store: Redis when REDIS_URL is set, with opts (its TLS), else the
+// in-process one.
+func newStore(cfg Config, log *slog.Logger, tp trace.TracerProvider, opts cache.RedisOptions) (service.Store, error) {
 	if cfg.RedisURL == "" {
 		return cache.NewMemory(memoryMaxEntries, memoryMaxBytes), nil
-	}
-	opts, err := redisTLS(cfg, log)
-	if err != nil {
-		return nil, err
 	}
 	opts.Timeout = cfg.CacheStoreTimeout
 	opts.TracerProvider = tp
@@ -204,7 +201,13 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := newStore(cfg, log, tp)
+	// Read once for the cache's and the webhooks' Redis clients: one reloader of the client
+	// certificate, not one per client.
+	redisOpts, err := redisTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	store, err := newStore(cfg, log, tp, redisOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +221,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		rand.Read(secret)
 		log.Info("CACHE_KEY_SECRET is unset: cache keys are this process's own, so replicas share no entries")
 	}
-	hk, err := newHooks(cfg, log, tp, secret, shared, reg)
+	hk, err := newHooks(cfg, log, tp, secret, shared, reg, redisOpts)
 	if err != nil {
 		store.Close()
 		return nil, err

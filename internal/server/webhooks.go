@@ -29,7 +29,8 @@ type hooks struct {
 
 // newHooks builds the webhook part of cfg. secret keys the secrets' hashes; shared says whether
 // every replica holds it (CACHE_KEY_SECRET), without which the learned secrets stay in process.
-func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []byte, shared bool, reg prometheus.Registerer) (*hooks, error) {
+// ro is the Redis TLS options (redisTLS).
+func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []byte, shared bool, reg prometheus.Registerer, ro cache.RedisOptions) (*hooks, error) {
 	configured, err := webhooks.ParseSecrets(cfg.WebhookSecrets)
 	if err != nil {
 		return nil, fmt.Errorf("WEBHOOK_SECRETS: %w", err)
@@ -41,10 +42,6 @@ func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []by
 		h.store = webhooks.NewMemoryStore(opts, int64(cfg.WebhookMemoryMaxBytes))
 		log.Info("webhook events in process: deliveries received by this replica only, lost on restart (set REDIS_URL to share them)")
 	} else {
-		ro, err := redisTLS(cfg, log)
-		if err != nil {
-			return nil, err
-		}
 		// A client of its own: its pool is not the cache's, whose timeouts are tens of
 		// milliseconds, and a subscriber's blocking read must never hold a cache connection.
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout
@@ -81,7 +78,7 @@ func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []by
 // the write's answer goes back, so that the first delivery, which may follow at once, verifies.
 // A failure fails no call (the write has been made), but is logged, without the secret.
 func (h *hooks) learn(ctx context.Context, action string, req, resp proto.Message) {
-	id, _, ok := webhooks.Secret(action, req, resp)
+	id, secret, ok := webhooks.Secret(action, req, resp)
 	if !ok {
 		return
 	}
@@ -89,7 +86,7 @@ func (h *hooks) learn(ctx context.Context, action string, req, resp proto.Messag
 	// even when the caller has gone.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
 	defer cancel()
-	if _, err := h.registry.LearnFrom(lctx, action, req, resp); err != nil {
+	if err := h.registry.Learn(lctx, id, secret); err != nil {
 		level := slog.LevelError
 		if errors.Is(err, webhooks.ErrRegistryFull) {
 			level = slog.LevelWarn

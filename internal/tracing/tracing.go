@@ -153,11 +153,11 @@ func Enabled(tp trace.TracerProvider) bool {
 	return true
 }
 
-// Propagator is the context propagation the gateway reads from its callers and carries across its
-// in-memory REST connection: W3C Trace Context (traceparent, tracestate) and W3C Baggage. It is
+// propagator is the context propagation the gateway reads from its callers and carries across its
+// in-process REST channel: W3C Trace Context (traceparent, tracestate) and W3C Baggage. It is
 // passed to each instrumentation rather than set globally, so that nothing else in the process is
 // affected. The upstream gets Trace Context only (see Transport).
-func Propagator() propagation.TextMapPropagator {
+func propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
@@ -177,14 +177,14 @@ func notHealth(info *stats.RPCTagInfo) bool {
 // GRPCServerHandler returns the stats handler that gives each gRPC call a server span, a child
 // of the caller's trace when its metadata carries traceparent. Health checks are not traced.
 func GRPCServerHandler(tp trace.TracerProvider) stats.Handler {
-	return otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(Propagator()),
+	return otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagator()),
 		otelgrpc.WithMeterProvider(noMeters), otelgrpc.WithFilter(notHealth))
 }
 
 // GRPCClientHandler returns the stats handler that gives each call of a gRPC client a client span
 // and sends its context as traceparent. Health checks are not traced.
 func GRPCClientHandler(tp trace.TracerProvider) stats.Handler {
-	return otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(Propagator()),
+	return otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagator()),
 		otelgrpc.WithMeterProvider(noMeters), otelgrpc.WithFilter(notHealth))
 }
 
@@ -192,7 +192,7 @@ func GRPCClientHandler(tp trace.TracerProvider) stats.Handler {
 // when its headers carry traceparent. name names the span from the request; it must give a
 // bounded set of names (no ids, no raw paths of unknown routes).
 func HTTPHandler(h http.Handler, tp trace.TracerProvider, name func(*http.Request) string) http.Handler {
-	return otelhttp.NewHandler(h, "", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
+	return otelhttp.NewHandler(h, "", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagator()),
 		otelhttp.WithMeterProvider(noMeters),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return name(r) }))
 }

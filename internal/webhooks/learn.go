@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"context"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -32,13 +31,4 @@ func Secret(action string, req, resp proto.Message) (webhookID, secret string, o
 		webhookID, secret = q.GetId(), q.GetWebhooks().GetSecretKey()
 	}
 	return webhookID, secret, webhookID != "" && secret != ""
-}
-
-// LearnFrom learns the secret a successful write sets (see Secret), if any.
-func (r *Registry) LearnFrom(ctx context.Context, action string, req, resp proto.Message) (learned bool, err error) {
-	id, secret, ok := Secret(action, req, resp)
-	if !ok {
-		return false, nil
-	}
-	return true, r.Learn(ctx, id, secret)
 }

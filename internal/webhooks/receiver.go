@@ -208,7 +208,7 @@ func parse(body []byte) (Event, string, string) {
 	if !ok {
 		return Event{}, "", "additional_data: must be an object"
 	}
-	return Event{WebhookID: *d.WebhookID, Action: *d.Action, LicenseID: license, Payload: payload, AdditionalData: additional(extra)}, *d.SecretKey, ""
+	return Event{WebhookID: *d.WebhookID, Action: *d.Action, LicenseID: license, Payload: payload, AdditionalData: extra}, *d.SecretKey, ""
 }
 
 // licenseOf reads license_id, a string or a whole number: the upstream's ids are numbers, the

@@ -145,13 +145,19 @@ func (in *Instance) Restart() {
 	in.t.Fatalf("redistest: restart on port %d: %v", in.port, err)
 }
 
-// startOnFreePort starts the server, trying fresh ports while the bind fails.
-func (in *Instance) startOnFreePort() {
+// startOnFreePort starts the server, trying fresh ports while the bind fails. prepare, when
+// given, runs after each port is picked, to pick more ports and set in.extra.
+func (in *Instance) startOnFreePort(prepare ...func() error) {
 	in.t.Helper()
 	var err error
 	for range startAttempts {
 		if in.port, err = freePort(); err != nil {
 			continue
+		}
+		if len(prepare) > 0 {
+			if err = prepare[0](); err != nil {
+				continue
+			}
 		}
 		if err = in.start(); err == nil {
 			return

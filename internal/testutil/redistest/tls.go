@@ -33,13 +33,9 @@ func TLSServer(t testing.TB, f TLSFiles) *TLSInstance {
 	if f.AuthClients {
 		auth = "yes"
 	}
-	var err error
-	for range startAttempts {
-		if in.port, err = freePort(); err != nil {
-			continue
-		}
+	in.startOnFreePort(func() (err error) {
 		if in.tlsPort, err = freePort(); err != nil {
-			continue
+			return err
 		}
 		in.extra = []string{
 			"--tls-port", strconv.Itoa(in.tlsPort),
@@ -48,12 +44,9 @@ func TLSServer(t testing.TB, f TLSFiles) *TLSInstance {
 			"--tls-ca-cert-file", f.CAFile,
 			"--tls-auth-clients", auth,
 		}
-		if err = in.start(); err == nil {
-			return in
-		}
-	}
-	t.Fatalf("redistest: start redis-server with TLS (is it built with TLS?): %v", err)
-	return nil
+		return nil
+	})
+	return in
 }
 
 // TLSAddr returns the TLS port's host:port.
