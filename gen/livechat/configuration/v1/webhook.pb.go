@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -586,11 +587,324 @@ func (*UnregisterWebhookResponse) Descriptor() ([]byte, []int) {
 	return file_livechat_configuration_v1_webhook_proto_rawDescGZIP(), []int{8}
 }
 
+// SubscribeWebhooksRequest chooses the deliveries a SubscribeWebhooks stream carries.
+type SubscribeWebhooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The license whose deliveries to stream, as the deliveries' license_id gives it. Required.
+	LicenseId string `protobuf:"bytes,1,opt,name=license_id,json=licenseId,proto3" json:"license_id,omitempty"`
+	// Only deliveries of these actions, such as "incoming_chat"; every action when empty.
+	Actions []string `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Only deliveries of these webhooks (or bots' ids, for bots' webhooks); every webhook the token
+	// can list when empty.
+	WebhookIds []string `protobuf:"bytes,3,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
+	// The id of the last event the subscriber processed: the stream starts with the event after it.
+	// "0" starts with the oldest event kept. When empty, the stream starts with the next delivery.
+	After         string `protobuf:"bytes,4,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeWebhooksRequest) Reset() {
+	*x = SubscribeWebhooksRequest{}
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeWebhooksRequest) ProtoMessage() {}
+
+func (x *SubscribeWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_livechat_configuration_v1_webhook_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SubscribeWebhooksRequest) GetLicenseId() string {
+	if x != nil {
+		return x.LicenseId
+	}
+	return ""
+}
+
+func (x *SubscribeWebhooksRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *SubscribeWebhooksRequest) GetWebhookIds() []string {
+	if x != nil {
+		return x.WebhookIds
+	}
+	return nil
+}
+
+func (x *SubscribeWebhooksRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+// SubscribeWebhooksResponse is one message of a SubscribeWebhooks stream: an event, or a heartbeat
+// while there is none to send.
+type SubscribeWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the message is.
+	//
+	// Types that are valid to be assigned to Message:
+	//
+	//	*SubscribeWebhooksResponse_Event
+	//	*SubscribeWebhooksResponse_Heartbeat
+	Message       isSubscribeWebhooksResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeWebhooksResponse) Reset() {
+	*x = SubscribeWebhooksResponse{}
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeWebhooksResponse) ProtoMessage() {}
+
+func (x *SubscribeWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_livechat_configuration_v1_webhook_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SubscribeWebhooksResponse) GetMessage() isSubscribeWebhooksResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SubscribeWebhooksResponse) GetEvent() *WebhookEvent {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeWebhooksResponse_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeWebhooksResponse) GetHeartbeat() *WebhookHeartbeat {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeWebhooksResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+type isSubscribeWebhooksResponse_Message interface {
+	isSubscribeWebhooksResponse_Message()
+}
+
+type SubscribeWebhooksResponse_Event struct {
+	// A delivery.
+	Event *WebhookEvent `protobuf:"bytes,1,opt,name=event,proto3,oneof"`
+}
+
+type SubscribeWebhooksResponse_Heartbeat struct {
+	// Nothing to deliver yet.
+	Heartbeat *WebhookHeartbeat `protobuf:"bytes,2,opt,name=heartbeat,proto3,oneof"`
+}
+
+func (*SubscribeWebhooksResponse_Event) isSubscribeWebhooksResponse_Message() {}
+
+func (*SubscribeWebhooksResponse_Heartbeat) isSubscribeWebhooksResponse_Message() {}
+
+// WebhookEvent is one webhook delivery LiveChat made, as the gateway's receiver stored it. The
+// delivery's secret_key is never sent.
+type WebhookEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event's id in its license's stream, "<milliseconds>-<sequence>"; ids grow with each
+	// event. Give it as SubscribeWebhooksRequest.after to resume after this event.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When the gateway received the delivery.
+	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	// The webhook's id (a bot's id for a bot's webhook).
+	WebhookId string `protobuf:"bytes,3,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The action that triggered the webhook, such as "incoming_chat".
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The license's id, as the delivery gave it.
+	LicenseId string `protobuf:"bytes,5,opt,name=license_id,json=licenseId,proto3" json:"license_id,omitempty"`
+	// The delivery's payload, as LiveChat sent it.
+	Payload *structpb.Struct `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The delivery's additional_data, such as chat_properties; empty when it had none.
+	AdditionalData *structpb.Struct `protobuf:"bytes,7,opt,name=additional_data,json=additionalData,proto3" json:"additional_data,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WebhookEvent) Reset() {
+	*x = WebhookEvent{}
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookEvent) ProtoMessage() {}
+
+func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookEvent.ProtoReflect.Descriptor instead.
+func (*WebhookEvent) Descriptor() ([]byte, []int) {
+	return file_livechat_configuration_v1_webhook_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WebhookEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedAt
+	}
+	return nil
+}
+
+func (x *WebhookEvent) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetLicenseId() string {
+	if x != nil {
+		return x.LicenseId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *WebhookEvent) GetAdditionalData() *structpb.Struct {
+	if x != nil {
+		return x.AdditionalData
+	}
+	return nil
+}
+
+// WebhookHeartbeat says that the stream is alive and how far it has read.
+type WebhookHeartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the last event this stream has passed, delivered or not (events of other webhooks
+	// and actions are passed over): resuming after it loses nothing this subscription would
+	// receive. Empty when the stream has passed none.
+	After         string `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookHeartbeat) Reset() {
+	*x = WebhookHeartbeat{}
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookHeartbeat) ProtoMessage() {}
+
+func (x *WebhookHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_livechat_configuration_v1_webhook_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookHeartbeat.ProtoReflect.Descriptor instead.
+func (*WebhookHeartbeat) Descriptor() ([]byte, []int) {
+	return file_livechat_configuration_v1_webhook_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WebhookHeartbeat) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
 var File_livechat_configuration_v1_webhook_proto protoreflect.FileDescriptor
 
 const file_livechat_configuration_v1_webhook_proto_rawDesc = "" +
 	"\n" +
-	"'livechat/configuration/v1/webhook.proto\x12\x19livechat.configuration.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x03\n" +
+	"'livechat/configuration/v1/webhook.proto\x12\x19livechat.configuration.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x03\n" +
 	"\aWebhook\x12\x1d\n" +
 	"\n" +
 	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x15\n" +
@@ -638,11 +952,36 @@ const file_livechat_configuration_v1_webhook_proto_rawDesc = "" +
 	"\x18UnregisterWebhookRequest\x12\x1d\n" +
 	"\n" +
 	"webhook_id\x18\x01 \x01(\tR\twebhookId\"\x1b\n" +
-	"\x19UnregisterWebhookResponse2\x9a\x03\n" +
+	"\x19UnregisterWebhookResponse\"\x8a\x01\n" +
+	"\x18SubscribeWebhooksRequest\x12\x1d\n" +
+	"\n" +
+	"license_id\x18\x01 \x01(\tR\tlicenseId\x12\x18\n" +
+	"\aactions\x18\x02 \x03(\tR\aactions\x12\x1f\n" +
+	"\vwebhook_ids\x18\x03 \x03(\tR\n" +
+	"webhookIds\x12\x14\n" +
+	"\x05after\x18\x04 \x01(\tR\x05after\"\xb4\x01\n" +
+	"\x19SubscribeWebhooksResponse\x12?\n" +
+	"\x05event\x18\x01 \x01(\v2'.livechat.configuration.v1.WebhookEventH\x00R\x05event\x12K\n" +
+	"\theartbeat\x18\x02 \x01(\v2+.livechat.configuration.v1.WebhookHeartbeatH\x00R\theartbeatB\t\n" +
+	"\amessage\"\xa6\x02\n" +
+	"\fWebhookEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
+	"\vreceived_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x03 \x01(\tR\twebhookId\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x1d\n" +
+	"\n" +
+	"license_id\x18\x05 \x01(\tR\tlicenseId\x121\n" +
+	"\apayload\x18\x06 \x01(\v2\x17.google.protobuf.StructR\apayload\x12@\n" +
+	"\x0fadditional_data\x18\a \x01(\v2\x17.google.protobuf.StructR\x0eadditionalData\"(\n" +
+	"\x10WebhookHeartbeat\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\tR\x05after2\x9d\x04\n" +
 	"\x0eWebhookService\x12x\n" +
 	"\x0fRegisterWebhook\x121.livechat.configuration.v1.RegisterWebhookRequest\x1a2.livechat.configuration.v1.RegisterWebhookResponse\x12\x8d\x01\n" +
 	"\x16ListRegisteredWebhooks\x128.livechat.configuration.v1.ListRegisteredWebhooksRequest\x1a9.livechat.configuration.v1.ListRegisteredWebhooksResponse\x12~\n" +
-	"\x11UnregisterWebhook\x123.livechat.configuration.v1.UnregisterWebhookRequest\x1a4.livechat.configuration.v1.UnregisterWebhookResponseB\x86\x02\n" +
+	"\x11UnregisterWebhook\x123.livechat.configuration.v1.UnregisterWebhookRequest\x1a4.livechat.configuration.v1.UnregisterWebhookResponse\x12\x80\x01\n" +
+	"\x11SubscribeWebhooks\x123.livechat.configuration.v1.SubscribeWebhooksRequest\x1a4.livechat.configuration.v1.SubscribeWebhooksResponse0\x01B\x86\x02\n" +
 	"\x1dcom.livechat.configuration.v1B\fWebhookProtoP\x01ZQgithub.com/livechat-gateway/gateway/gen/livechat/configuration/v1;configurationv1\xa2\x02\x03LCX\xaa\x02\x19Livechat.Configuration.V1\xca\x02\x19Livechat\\Configuration\\V1\xe2\x02%Livechat\\Configuration\\V1\\GPBMetadata\xea\x02\x1bLivechat::Configuration::V1b\x06proto3"
 
 var (
@@ -657,7 +996,7 @@ func file_livechat_configuration_v1_webhook_proto_rawDescGZIP() []byte {
 	return file_livechat_configuration_v1_webhook_proto_rawDescData
 }
 
-var file_livechat_configuration_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_livechat_configuration_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_livechat_configuration_v1_webhook_proto_goTypes = []any{
 	(*Webhook)(nil),                        // 0: livechat.configuration.v1.Webhook
 	(*WebhookFilters)(nil),                 // 1: livechat.configuration.v1.WebhookFilters
@@ -668,25 +1007,37 @@ var file_livechat_configuration_v1_webhook_proto_goTypes = []any{
 	(*ListRegisteredWebhooksResponse)(nil), // 6: livechat.configuration.v1.ListRegisteredWebhooksResponse
 	(*UnregisterWebhookRequest)(nil),       // 7: livechat.configuration.v1.UnregisterWebhookRequest
 	(*UnregisterWebhookResponse)(nil),      // 8: livechat.configuration.v1.UnregisterWebhookResponse
-	(*structpb.Struct)(nil),                // 9: google.protobuf.Struct
+	(*SubscribeWebhooksRequest)(nil),       // 9: livechat.configuration.v1.SubscribeWebhooksRequest
+	(*SubscribeWebhooksResponse)(nil),      // 10: livechat.configuration.v1.SubscribeWebhooksResponse
+	(*WebhookEvent)(nil),                   // 11: livechat.configuration.v1.WebhookEvent
+	(*WebhookHeartbeat)(nil),               // 12: livechat.configuration.v1.WebhookHeartbeat
+	(*structpb.Struct)(nil),                // 13: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),          // 14: google.protobuf.Timestamp
 }
 var file_livechat_configuration_v1_webhook_proto_depIdxs = []int32{
-	1, // 0: livechat.configuration.v1.Webhook.filters:type_name -> livechat.configuration.v1.WebhookFilters
-	2, // 1: livechat.configuration.v1.WebhookFilters.chat_member_ids:type_name -> livechat.configuration.v1.ChatMemberIds
-	9, // 2: livechat.configuration.v1.WebhookFilters.chat_properties:type_name -> google.protobuf.Struct
-	1, // 3: livechat.configuration.v1.RegisterWebhookRequest.filters:type_name -> livechat.configuration.v1.WebhookFilters
-	0, // 4: livechat.configuration.v1.ListRegisteredWebhooksResponse.webhooks:type_name -> livechat.configuration.v1.Webhook
-	3, // 5: livechat.configuration.v1.WebhookService.RegisterWebhook:input_type -> livechat.configuration.v1.RegisterWebhookRequest
-	5, // 6: livechat.configuration.v1.WebhookService.ListRegisteredWebhooks:input_type -> livechat.configuration.v1.ListRegisteredWebhooksRequest
-	7, // 7: livechat.configuration.v1.WebhookService.UnregisterWebhook:input_type -> livechat.configuration.v1.UnregisterWebhookRequest
-	4, // 8: livechat.configuration.v1.WebhookService.RegisterWebhook:output_type -> livechat.configuration.v1.RegisterWebhookResponse
-	6, // 9: livechat.configuration.v1.WebhookService.ListRegisteredWebhooks:output_type -> livechat.configuration.v1.ListRegisteredWebhooksResponse
-	8, // 10: livechat.configuration.v1.WebhookService.UnregisterWebhook:output_type -> livechat.configuration.v1.UnregisterWebhookResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	1,  // 0: livechat.configuration.v1.Webhook.filters:type_name -> livechat.configuration.v1.WebhookFilters
+	2,  // 1: livechat.configuration.v1.WebhookFilters.chat_member_ids:type_name -> livechat.configuration.v1.ChatMemberIds
+	13, // 2: livechat.configuration.v1.WebhookFilters.chat_properties:type_name -> google.protobuf.Struct
+	1,  // 3: livechat.configuration.v1.RegisterWebhookRequest.filters:type_name -> livechat.configuration.v1.WebhookFilters
+	0,  // 4: livechat.configuration.v1.ListRegisteredWebhooksResponse.webhooks:type_name -> livechat.configuration.v1.Webhook
+	11, // 5: livechat.configuration.v1.SubscribeWebhooksResponse.event:type_name -> livechat.configuration.v1.WebhookEvent
+	12, // 6: livechat.configuration.v1.SubscribeWebhooksResponse.heartbeat:type_name -> livechat.configuration.v1.WebhookHeartbeat
+	14, // 7: livechat.configuration.v1.WebhookEvent.received_at:type_name -> google.protobuf.Timestamp
+	13, // 8: livechat.configuration.v1.WebhookEvent.payload:type_name -> google.protobuf.Struct
+	13, // 9: livechat.configuration.v1.WebhookEvent.additional_data:type_name -> google.protobuf.Struct
+	3,  // 10: livechat.configuration.v1.WebhookService.RegisterWebhook:input_type -> livechat.configuration.v1.RegisterWebhookRequest
+	5,  // 11: livechat.configuration.v1.WebhookService.ListRegisteredWebhooks:input_type -> livechat.configuration.v1.ListRegisteredWebhooksRequest
+	7,  // 12: livechat.configuration.v1.WebhookService.UnregisterWebhook:input_type -> livechat.configuration.v1.UnregisterWebhookRequest
+	9,  // 13: livechat.configuration.v1.WebhookService.SubscribeWebhooks:input_type -> livechat.configuration.v1.SubscribeWebhooksRequest
+	4,  // 14: livechat.configuration.v1.WebhookService.RegisterWebhook:output_type -> livechat.configuration.v1.RegisterWebhookResponse
+	6,  // 15: livechat.configuration.v1.WebhookService.ListRegisteredWebhooks:output_type -> livechat.configuration.v1.ListRegisteredWebhooksResponse
+	8,  // 16: livechat.configuration.v1.WebhookService.UnregisterWebhook:output_type -> livechat.configuration.v1.UnregisterWebhookResponse
+	10, // 17: livechat.configuration.v1.WebhookService.SubscribeWebhooks:output_type -> livechat.configuration.v1.SubscribeWebhooksResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_livechat_configuration_v1_webhook_proto_init() }
@@ -697,13 +1048,17 @@ func file_livechat_configuration_v1_webhook_proto_init() {
 	file_livechat_configuration_v1_webhook_proto_msgTypes[0].OneofWrappers = []any{}
 	file_livechat_configuration_v1_webhook_proto_msgTypes[1].OneofWrappers = []any{}
 	file_livechat_configuration_v1_webhook_proto_msgTypes[3].OneofWrappers = []any{}
+	file_livechat_configuration_v1_webhook_proto_msgTypes[10].OneofWrappers = []any{
+		(*SubscribeWebhooksResponse_Event)(nil),
+		(*SubscribeWebhooksResponse_Heartbeat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_livechat_configuration_v1_webhook_proto_rawDesc), len(file_livechat_configuration_v1_webhook_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

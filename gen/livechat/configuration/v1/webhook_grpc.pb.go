@@ -22,6 +22,7 @@ const (
 	WebhookService_RegisterWebhook_FullMethodName        = "/livechat.configuration.v1.WebhookService/RegisterWebhook"
 	WebhookService_ListRegisteredWebhooks_FullMethodName = "/livechat.configuration.v1.WebhookService/ListRegisteredWebhooks"
 	WebhookService_UnregisterWebhook_FullMethodName      = "/livechat.configuration.v1.WebhookService/UnregisterWebhook"
+	WebhookService_SubscribeWebhooks_FullMethodName      = "/livechat.configuration.v1.WebhookService/SubscribeWebhooks"
 )
 
 // WebhookServiceClient is the client API for WebhookService service.
@@ -53,6 +54,23 @@ type WebhookServiceClient interface {
 	//
 	// Required fields: webhook_id.
 	UnregisterWebhook(ctx context.Context, in *UnregisterWebhookRequest, opts ...grpc.CallOption) (*UnregisterWebhookResponse, error)
+	// SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+	// (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+	// action: register a webhook with the receiver's URL, then subscribe on any replica.
+	//
+	// The stream carries only deliveries of the webhooks the caller's token can list
+	// (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+	// that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+	// with after set to the id of the last event it processed receives every event kept since,
+	// once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+	//
+	// Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+	//
+	// Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+	// cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+	// empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+	// UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
+	SubscribeWebhooks(ctx context.Context, in *SubscribeWebhooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeWebhooksResponse], error)
 }
 
 type webhookServiceClient struct {
@@ -93,6 +111,25 @@ func (c *webhookServiceClient) UnregisterWebhook(ctx context.Context, in *Unregi
 	return out, nil
 }
 
+func (c *webhookServiceClient) SubscribeWebhooks(ctx context.Context, in *SubscribeWebhooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeWebhooksResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &WebhookService_ServiceDesc.Streams[0], WebhookService_SubscribeWebhooks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeWebhooksRequest, SubscribeWebhooksResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WebhookService_SubscribeWebhooksClient = grpc.ServerStreamingClient[SubscribeWebhooksResponse]
+
 // WebhookServiceServer is the server API for WebhookService service.
 // All implementations must embed UnimplementedWebhookServiceServer
 // for forward compatibility.
@@ -122,6 +159,23 @@ type WebhookServiceServer interface {
 	//
 	// Required fields: webhook_id.
 	UnregisterWebhook(context.Context, *UnregisterWebhookRequest) (*UnregisterWebhookResponse, error)
+	// SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+	// (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+	// action: register a webhook with the receiver's URL, then subscribe on any replica.
+	//
+	// The stream carries only deliveries of the webhooks the caller's token can list
+	// (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+	// that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+	// with after set to the id of the last event it processed receives every event kept since,
+	// once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+	//
+	// Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+	//
+	// Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+	// cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+	// empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+	// UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
+	SubscribeWebhooks(*SubscribeWebhooksRequest, grpc.ServerStreamingServer[SubscribeWebhooksResponse]) error
 	mustEmbedUnimplementedWebhookServiceServer()
 }
 
@@ -140,6 +194,9 @@ func (UnimplementedWebhookServiceServer) ListRegisteredWebhooks(context.Context,
 }
 func (UnimplementedWebhookServiceServer) UnregisterWebhook(context.Context, *UnregisterWebhookRequest) (*UnregisterWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnregisterWebhook not implemented")
+}
+func (UnimplementedWebhookServiceServer) SubscribeWebhooks(*SubscribeWebhooksRequest, grpc.ServerStreamingServer[SubscribeWebhooksResponse]) error {
+	return status.Error(codes.Unimplemented, "method SubscribeWebhooks not implemented")
 }
 func (UnimplementedWebhookServiceServer) mustEmbedUnimplementedWebhookServiceServer() {}
 func (UnimplementedWebhookServiceServer) testEmbeddedByValue()                        {}
@@ -216,6 +273,17 @@ func _WebhookService_UnregisterWebhook_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WebhookService_SubscribeWebhooks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeWebhooksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(WebhookServiceServer).SubscribeWebhooks(m, &grpc.GenericServerStream[SubscribeWebhooksRequest, SubscribeWebhooksResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WebhookService_SubscribeWebhooksServer = grpc.ServerStreamingServer[SubscribeWebhooksResponse]
+
 // WebhookService_ServiceDesc is the grpc.ServiceDesc for WebhookService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -236,6 +304,12 @@ var WebhookService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _WebhookService_UnregisterWebhook_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "SubscribeWebhooks",
+			Handler:       _WebhookService_SubscribeWebhooks_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "livechat/configuration/v1/webhook.proto",
 }

@@ -12,33 +12,42 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'livechat/configuration/v1/webhook.proto\x12\x19livechat.configuration.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x03\n\x07Webhook\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\x12\x15\n\x03url\x18\x02 \x01(\tH\x00R\x03url\x88\x01\x01\x12%\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01R\x0b\x64\x65scription\x88\x01\x01\x12\x1b\n\x06\x61\x63tion\x18\x04 \x01(\tH\x02R\x06\x61\x63tion\x88\x01\x01\x12\"\n\nsecret_key\x18\x05 \x01(\tH\x03R\tsecretKey\x88\x01\x01\x12\x43\n\x07\x66ilters\x18\x06 \x01(\x0b\x32).livechat.configuration.v1.WebhookFiltersR\x07\x66ilters\x12\'\n\x0f\x61\x64\x64itional_data\x18\x07 \x03(\tR\x0e\x61\x64\x64itionalData\x12+\n\x0fowner_client_id\x18\x08 \x01(\tH\x04R\rownerClientId\x88\x01\x01\x42\x06\n\x04_urlB\x0e\n\x0c_descriptionB\t\n\x07_actionB\r\n\x0b_secret_keyB\x12\n\x10_owner_client_id\"\xb2\x02\n\x0eWebhookFilters\x12$\n\x0b\x61uthor_type\x18\x01 \x01(\tH\x00R\nauthorType\x88\x01\x01\x12\'\n\ronly_my_chats\x18\x02 \x01(\x08H\x01R\x0bonlyMyChats\x88\x01\x01\x12P\n\x0f\x63hat_member_ids\x18\x03 \x01(\x0b\x32(.livechat.configuration.v1.ChatMemberIdsR\rchatMemberIds\x12@\n\x0f\x63hat_properties\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0e\x63hatProperties\x12\x1b\n\tagent_ids\x18\x05 \x03(\tR\x08\x61gentIdsB\x0e\n\x0c_author_typeB\x10\n\x0e_only_my_chats\"U\n\rChatMemberIds\x12\x1d\n\nagents_any\x18\x01 \x03(\tR\tagentsAny\x12%\n\x0e\x61gents_exclude\x18\x02 \x03(\tR\ragentsExclude\"\x86\x02\n\x16RegisterWebhookRequest\x12\x16\n\x06\x61\x63tion\x18\x01 \x01(\tR\x06\x61\x63tion\x12\x1d\n\nsecret_key\x18\x02 \x01(\tR\tsecretKey\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\x12\'\n\x0f\x61\x64\x64itional_data\x18\x04 \x03(\tR\x0e\x61\x64\x64itionalData\x12%\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00R\x0b\x64\x65scription\x88\x01\x01\x12\x43\n\x07\x66ilters\x18\x06 \x01(\x0b\x32).livechat.configuration.v1.WebhookFiltersR\x07\x66iltersB\x0e\n\x0c_description\"8\n\x17RegisterWebhookResponse\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\"\x1f\n\x1dListRegisteredWebhooksRequest\"`\n\x1eListRegisteredWebhooksResponse\x12>\n\x08webhooks\x18\x01 \x03(\x0b\x32\".livechat.configuration.v1.WebhookR\x08webhooks\"9\n\x18UnregisterWebhookRequest\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\"\x1b\n\x19UnregisterWebhookResponse2\x9a\x03\n\x0eWebhookService\x12x\n\x0fRegisterWebhook\x12\x31.livechat.configuration.v1.RegisterWebhookRequest\x1a\x32.livechat.configuration.v1.RegisterWebhookResponse\x12\x8d\x01\n\x16ListRegisteredWebhooks\x12\x38.livechat.configuration.v1.ListRegisteredWebhooksRequest\x1a\x39.livechat.configuration.v1.ListRegisteredWebhooksResponse\x12~\n\x11UnregisterWebhook\x12\x33.livechat.configuration.v1.UnregisterWebhookRequest\x1a\x34.livechat.configuration.v1.UnregisterWebhookResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'livechat/configuration/v1/webhook.proto\x12\x19livechat.configuration.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x03\n\x07Webhook\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\x12\x15\n\x03url\x18\x02 \x01(\tH\x00R\x03url\x88\x01\x01\x12%\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01R\x0b\x64\x65scription\x88\x01\x01\x12\x1b\n\x06\x61\x63tion\x18\x04 \x01(\tH\x02R\x06\x61\x63tion\x88\x01\x01\x12\"\n\nsecret_key\x18\x05 \x01(\tH\x03R\tsecretKey\x88\x01\x01\x12\x43\n\x07\x66ilters\x18\x06 \x01(\x0b\x32).livechat.configuration.v1.WebhookFiltersR\x07\x66ilters\x12\'\n\x0f\x61\x64\x64itional_data\x18\x07 \x03(\tR\x0e\x61\x64\x64itionalData\x12+\n\x0fowner_client_id\x18\x08 \x01(\tH\x04R\rownerClientId\x88\x01\x01\x42\x06\n\x04_urlB\x0e\n\x0c_descriptionB\t\n\x07_actionB\r\n\x0b_secret_keyB\x12\n\x10_owner_client_id\"\xb2\x02\n\x0eWebhookFilters\x12$\n\x0b\x61uthor_type\x18\x01 \x01(\tH\x00R\nauthorType\x88\x01\x01\x12\'\n\ronly_my_chats\x18\x02 \x01(\x08H\x01R\x0bonlyMyChats\x88\x01\x01\x12P\n\x0f\x63hat_member_ids\x18\x03 \x01(\x0b\x32(.livechat.configuration.v1.ChatMemberIdsR\rchatMemberIds\x12@\n\x0f\x63hat_properties\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0e\x63hatProperties\x12\x1b\n\tagent_ids\x18\x05 \x03(\tR\x08\x61gentIdsB\x0e\n\x0c_author_typeB\x10\n\x0e_only_my_chats\"U\n\rChatMemberIds\x12\x1d\n\nagents_any\x18\x01 \x03(\tR\tagentsAny\x12%\n\x0e\x61gents_exclude\x18\x02 \x03(\tR\ragentsExclude\"\x86\x02\n\x16RegisterWebhookRequest\x12\x16\n\x06\x61\x63tion\x18\x01 \x01(\tR\x06\x61\x63tion\x12\x1d\n\nsecret_key\x18\x02 \x01(\tR\tsecretKey\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\x12\'\n\x0f\x61\x64\x64itional_data\x18\x04 \x03(\tR\x0e\x61\x64\x64itionalData\x12%\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00R\x0b\x64\x65scription\x88\x01\x01\x12\x43\n\x07\x66ilters\x18\x06 \x01(\x0b\x32).livechat.configuration.v1.WebhookFiltersR\x07\x66iltersB\x0e\n\x0c_description\"8\n\x17RegisterWebhookResponse\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\"\x1f\n\x1dListRegisteredWebhooksRequest\"`\n\x1eListRegisteredWebhooksResponse\x12>\n\x08webhooks\x18\x01 \x03(\x0b\x32\".livechat.configuration.v1.WebhookR\x08webhooks\"9\n\x18UnregisterWebhookRequest\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\"\x1b\n\x19UnregisterWebhookResponse\"\x8a\x01\n\x18SubscribeWebhooksRequest\x12\x1d\n\nlicense_id\x18\x01 \x01(\tR\tlicenseId\x12\x18\n\x07\x61\x63tions\x18\x02 \x03(\tR\x07\x61\x63tions\x12\x1f\n\x0bwebhook_ids\x18\x03 \x03(\tR\nwebhookIds\x12\x14\n\x05\x61\x66ter\x18\x04 \x01(\tR\x05\x61\x66ter\"\xb4\x01\n\x19SubscribeWebhooksResponse\x12?\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.livechat.configuration.v1.WebhookEventH\x00R\x05\x65vent\x12K\n\theartbeat\x18\x02 \x01(\x0b\x32+.livechat.configuration.v1.WebhookHeartbeatH\x00R\theartbeatB\t\n\x07message\"\xa6\x02\n\x0cWebhookEvent\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12;\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1d\n\nwebhook_id\x18\x03 \x01(\tR\twebhookId\x12\x16\n\x06\x61\x63tion\x18\x04 \x01(\tR\x06\x61\x63tion\x12\x1d\n\nlicense_id\x18\x05 \x01(\tR\tlicenseId\x12\x31\n\x07payload\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12@\n\x0f\x61\x64\x64itional_data\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x0e\x61\x64\x64itionalData\"(\n\x10WebhookHeartbeat\x12\x14\n\x05\x61\x66ter\x18\x01 \x01(\tR\x05\x61\x66ter2\x9d\x04\n\x0eWebhookService\x12x\n\x0fRegisterWebhook\x12\x31.livechat.configuration.v1.RegisterWebhookRequest\x1a\x32.livechat.configuration.v1.RegisterWebhookResponse\x12\x8d\x01\n\x16ListRegisteredWebhooks\x12\x38.livechat.configuration.v1.ListRegisteredWebhooksRequest\x1a\x39.livechat.configuration.v1.ListRegisteredWebhooksResponse\x12~\n\x11UnregisterWebhook\x12\x33.livechat.configuration.v1.UnregisterWebhookRequest\x1a\x34.livechat.configuration.v1.UnregisterWebhookResponse\x12\x80\x01\n\x11SubscribeWebhooks\x12\x33.livechat.configuration.v1.SubscribeWebhooksRequest\x1a\x34.livechat.configuration.v1.SubscribeWebhooksResponse0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'livechat.configuration.v1.webhook_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _WEBHOOK._serialized_start=101
-  _WEBHOOK._serialized_end=493
-  _WEBHOOKFILTERS._serialized_start=496
-  _WEBHOOKFILTERS._serialized_end=802
-  _CHATMEMBERIDS._serialized_start=804
-  _CHATMEMBERIDS._serialized_end=889
-  _REGISTERWEBHOOKREQUEST._serialized_start=892
-  _REGISTERWEBHOOKREQUEST._serialized_end=1154
-  _REGISTERWEBHOOKRESPONSE._serialized_start=1156
-  _REGISTERWEBHOOKRESPONSE._serialized_end=1212
-  _LISTREGISTEREDWEBHOOKSREQUEST._serialized_start=1214
-  _LISTREGISTEREDWEBHOOKSREQUEST._serialized_end=1245
-  _LISTREGISTEREDWEBHOOKSRESPONSE._serialized_start=1247
-  _LISTREGISTEREDWEBHOOKSRESPONSE._serialized_end=1343
-  _UNREGISTERWEBHOOKREQUEST._serialized_start=1345
-  _UNREGISTERWEBHOOKREQUEST._serialized_end=1402
-  _UNREGISTERWEBHOOKRESPONSE._serialized_start=1404
-  _UNREGISTERWEBHOOKRESPONSE._serialized_end=1431
-  _WEBHOOKSERVICE._serialized_start=1434
-  _WEBHOOKSERVICE._serialized_end=1844
+  _WEBHOOK._serialized_start=134
+  _WEBHOOK._serialized_end=526
+  _WEBHOOKFILTERS._serialized_start=529
+  _WEBHOOKFILTERS._serialized_end=835
+  _CHATMEMBERIDS._serialized_start=837
+  _CHATMEMBERIDS._serialized_end=922
+  _REGISTERWEBHOOKREQUEST._serialized_start=925
+  _REGISTERWEBHOOKREQUEST._serialized_end=1187
+  _REGISTERWEBHOOKRESPONSE._serialized_start=1189
+  _REGISTERWEBHOOKRESPONSE._serialized_end=1245
+  _LISTREGISTEREDWEBHOOKSREQUEST._serialized_start=1247
+  _LISTREGISTEREDWEBHOOKSREQUEST._serialized_end=1278
+  _LISTREGISTEREDWEBHOOKSRESPONSE._serialized_start=1280
+  _LISTREGISTEREDWEBHOOKSRESPONSE._serialized_end=1376
+  _UNREGISTERWEBHOOKREQUEST._serialized_start=1378
+  _UNREGISTERWEBHOOKREQUEST._serialized_end=1435
+  _UNREGISTERWEBHOOKRESPONSE._serialized_start=1437
+  _UNREGISTERWEBHOOKRESPONSE._serialized_end=1464
+  _SUBSCRIBEWEBHOOKSREQUEST._serialized_start=1467
+  _SUBSCRIBEWEBHOOKSREQUEST._serialized_end=1605
+  _SUBSCRIBEWEBHOOKSRESPONSE._serialized_start=1608
+  _SUBSCRIBEWEBHOOKSRESPONSE._serialized_end=1788
+  _WEBHOOKEVENT._serialized_start=1791
+  _WEBHOOKEVENT._serialized_end=2085
+  _WEBHOOKHEARTBEAT._serialized_start=2087
+  _WEBHOOKHEARTBEAT._serialized_end=2127
+  _WEBHOOKSERVICE._serialized_start=2130
+  _WEBHOOKSERVICE._serialized_end=2671
 # @@protoc_insertion_point(module_scope)

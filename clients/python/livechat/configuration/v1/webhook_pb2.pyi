@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -46,6 +47,26 @@ class RegisterWebhookResponse(_message.Message):
     webhook_id: str
     def __init__(self, webhook_id: _Optional[str] = ...) -> None: ...
 
+class SubscribeWebhooksRequest(_message.Message):
+    __slots__ = ["actions", "after", "license_id", "webhook_ids"]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_IDS_FIELD_NUMBER: _ClassVar[int]
+    actions: _containers.RepeatedScalarFieldContainer[str]
+    after: str
+    license_id: str
+    webhook_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, license_id: _Optional[str] = ..., actions: _Optional[_Iterable[str]] = ..., webhook_ids: _Optional[_Iterable[str]] = ..., after: _Optional[str] = ...) -> None: ...
+
+class SubscribeWebhooksResponse(_message.Message):
+    __slots__ = ["event", "heartbeat"]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    event: WebhookEvent
+    heartbeat: WebhookHeartbeat
+    def __init__(self, event: _Optional[_Union[WebhookEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[WebhookHeartbeat, _Mapping]] = ...) -> None: ...
+
 class UnregisterWebhookRequest(_message.Message):
     __slots__ = ["webhook_id"]
     WEBHOOK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +97,24 @@ class Webhook(_message.Message):
     webhook_id: str
     def __init__(self, webhook_id: _Optional[str] = ..., url: _Optional[str] = ..., description: _Optional[str] = ..., action: _Optional[str] = ..., secret_key: _Optional[str] = ..., filters: _Optional[_Union[WebhookFilters, _Mapping]] = ..., additional_data: _Optional[_Iterable[str]] = ..., owner_client_id: _Optional[str] = ...) -> None: ...
 
+class WebhookEvent(_message.Message):
+    __slots__ = ["action", "additional_data", "id", "license_id", "payload", "received_at", "webhook_id"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_DATA_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    additional_data: _struct_pb2.Struct
+    id: str
+    license_id: str
+    payload: _struct_pb2.Struct
+    received_at: _timestamp_pb2.Timestamp
+    webhook_id: str
+    def __init__(self, id: _Optional[str] = ..., received_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., webhook_id: _Optional[str] = ..., action: _Optional[str] = ..., license_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., additional_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class WebhookFilters(_message.Message):
     __slots__ = ["agent_ids", "author_type", "chat_member_ids", "chat_properties", "only_my_chats"]
     AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -89,3 +128,9 @@ class WebhookFilters(_message.Message):
     chat_properties: _struct_pb2.Struct
     only_my_chats: bool
     def __init__(self, author_type: _Optional[str] = ..., only_my_chats: bool = ..., chat_member_ids: _Optional[_Union[ChatMemberIds, _Mapping]] = ..., chat_properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., agent_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WebhookHeartbeat(_message.Message):
+    __slots__ = ["after"]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    def __init__(self, after: _Optional[str] = ...) -> None: ...

@@ -35,6 +35,11 @@ class WebhookServiceStub(object):
                 request_serializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookRequest.SerializeToString,
                 response_deserializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookResponse.FromString,
                 )
+        self.SubscribeWebhooks = channel.unary_stream(
+                '/livechat.configuration.v1.WebhookService/SubscribeWebhooks',
+                request_serializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksRequest.SerializeToString,
+                response_deserializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksResponse.FromString,
+                )
 
 
 class WebhookServiceServicer(object):
@@ -79,6 +84,28 @@ class WebhookServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeWebhooks(self, request, context):
+        """SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+        (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+        action: register a webhook with the receiver's URL, then subscribe on any replica.
+
+        The stream carries only deliveries of the webhooks the caller's token can list
+        (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+        that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+        with after set to the id of the last event it processed receives every event kept since,
+        once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+
+        Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+
+        Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+        cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+        empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+        UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WebhookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +123,11 @@ def add_WebhookServiceServicer_to_server(servicer, server):
                     servicer.UnregisterWebhook,
                     request_deserializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookRequest.FromString,
                     response_serializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookResponse.SerializeToString,
+            ),
+            'SubscribeWebhooks': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeWebhooks,
+                    request_deserializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksRequest.FromString,
+                    response_serializer=livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -161,5 +193,22 @@ class WebhookService(object):
         return grpc.experimental.unary_unary(request, target, '/livechat.configuration.v1.WebhookService/UnregisterWebhook',
             livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookRequest.SerializeToString,
             livechat_dot_configuration_dot_v1_dot_webhook__pb2.UnregisterWebhookResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SubscribeWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/livechat.configuration.v1.WebhookService/SubscribeWebhooks',
+            livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksRequest.SerializeToString,
+            livechat_dot_configuration_dot_v1_dot_webhook__pb2.SubscribeWebhooksResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -5,6 +5,7 @@ isort:skip_file
 import abc
 import grpc
 import livechat.configuration.v1.webhook_pb2
+import typing
 
 class WebhookServiceStub:
     """WebhookService manages webhooks, which notify a URL when chosen actions happen in the license.
@@ -43,6 +44,27 @@ class WebhookServiceStub:
     Required scopes: webhooks--my:rw, webhooks--all:rw.
 
     Required fields: webhook_id.
+    """
+
+    SubscribeWebhooks: grpc.UnaryStreamMultiCallable[
+        livechat.configuration.v1.webhook_pb2.SubscribeWebhooksRequest,
+        livechat.configuration.v1.webhook_pb2.SubscribeWebhooksResponse]
+    """SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+    (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+    action: register a webhook with the receiver's URL, then subscribe on any replica.
+
+    The stream carries only deliveries of the webhooks the caller's token can list
+    (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+    that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+    with after set to the id of the last event it processed receives every event kept since,
+    once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+
+    Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+
+    Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+    cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+    empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+    UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
     """
 
 
@@ -90,6 +112,30 @@ class WebhookServiceServicer(metaclass=abc.ABCMeta):
         Required scopes: webhooks--my:rw, webhooks--all:rw.
 
         Required fields: webhook_id.
+        """
+        pass
+
+    @abc.abstractmethod
+    def SubscribeWebhooks(self,
+        request: livechat.configuration.v1.webhook_pb2.SubscribeWebhooksRequest,
+        context: grpc.ServicerContext,
+    ) -> typing.Iterator[livechat.configuration.v1.webhook_pb2.SubscribeWebhooksResponse]:
+        """SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+        (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+        action: register a webhook with the receiver's URL, then subscribe on any replica.
+
+        The stream carries only deliveries of the webhooks the caller's token can list
+        (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+        that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+        with after set to the id of the last event it processed receives every event kept since,
+        once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+
+        Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+
+        Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+        cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+        empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+        UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
         """
         pass
 

@@ -4,14 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file livechat/configuration/v1/webhook.proto.
  */
 export const file_livechat_configuration_v1_webhook: GenFile = /*@__PURE__*/
-  fileDesc("CidsaXZlY2hhdC9jb25maWd1cmF0aW9uL3YxL3dlYmhvb2sucHJvdG8SGWxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEisAIKB1dlYmhvb2sSEgoKd2ViaG9va19pZBgBIAEoCRIQCgN1cmwYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhMKBmFjdGlvbhgEIAEoCUgCiAEBEhcKCnNlY3JldF9rZXkYBSABKAlIA4gBARI6CgdmaWx0ZXJzGAYgASgLMikubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5XZWJob29rRmlsdGVycxIXCg9hZGRpdGlvbmFsX2RhdGEYByADKAkSHAoPb3duZXJfY2xpZW50X2lkGAggASgJSASIAQFCBgoEX3VybEIOCgxfZGVzY3JpcHRpb25CCQoHX2FjdGlvbkINCgtfc2VjcmV0X2tleUISChBfb3duZXJfY2xpZW50X2lkIvABCg5XZWJob29rRmlsdGVycxIYCgthdXRob3JfdHlwZRgBIAEoCUgAiAEBEhoKDW9ubHlfbXlfY2hhdHMYAiABKAhIAYgBARJBCg9jaGF0X21lbWJlcl9pZHMYAyABKAsyKC5saXZlY2hhdC5jb25maWd1cmF0aW9uLnYxLkNoYXRNZW1iZXJJZHMSMAoPY2hhdF9wcm9wZXJ0aWVzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglhZ2VudF9pZHMYBSADKAlCDgoMX2F1dGhvcl90eXBlQhAKDl9vbmx5X215X2NoYXRzIjsKDUNoYXRNZW1iZXJJZHMSEgoKYWdlbnRzX2FueRgBIAMoCRIWCg5hZ2VudHNfZXhjbHVkZRgCIAMoCSLIAQoWUmVnaXN0ZXJXZWJob29rUmVxdWVzdBIOCgZhY3Rpb24YASABKAkSEgoKc2VjcmV0X2tleRgCIAEoCRILCgN1cmwYAyABKAkSFwoPYWRkaXRpb25hbF9kYXRhGAQgAygJEhgKC2Rlc2NyaXB0aW9uGAUgASgJSACIAQESOgoHZmlsdGVycxgGIAEoCzIpLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuV2ViaG9va0ZpbHRlcnNCDgoMX2Rlc2NyaXB0aW9uIi0KF1JlZ2lzdGVyV2ViaG9va1Jlc3BvbnNlEhIKCndlYmhvb2tfaWQYASABKAkiHwodTGlzdFJlZ2lzdGVyZWRXZWJob29rc1JlcXVlc3QiVgoeTGlzdFJlZ2lzdGVyZWRXZWJob29rc1Jlc3BvbnNlEjQKCHdlYmhvb2tzGAEgAygLMiIubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5XZWJob29rIi4KGFVucmVnaXN0ZXJXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIhsKGVVucmVnaXN0ZXJXZWJob29rUmVzcG9uc2UymgMKDldlYmhvb2tTZXJ2aWNlEngKD1JlZ2lzdGVyV2ViaG9vaxIxLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuUmVnaXN0ZXJXZWJob29rUmVxdWVzdBoyLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuUmVnaXN0ZXJXZWJob29rUmVzcG9uc2USjQEKFkxpc3RSZWdpc3RlcmVkV2ViaG9va3MSOC5saXZlY2hhdC5jb25maWd1cmF0aW9uLnYxLkxpc3RSZWdpc3RlcmVkV2ViaG9va3NSZXF1ZXN0GjkubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5MaXN0UmVnaXN0ZXJlZFdlYmhvb2tzUmVzcG9uc2USfgoRVW5yZWdpc3RlcldlYmhvb2sSMy5saXZlY2hhdC5jb25maWd1cmF0aW9uLnYxLlVucmVnaXN0ZXJXZWJob29rUmVxdWVzdBo0LmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuVW5yZWdpc3RlcldlYmhvb2tSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CidsaXZlY2hhdC9jb25maWd1cmF0aW9uL3YxL3dlYmhvb2sucHJvdG8SGWxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEisAIKB1dlYmhvb2sSEgoKd2ViaG9va19pZBgBIAEoCRIQCgN1cmwYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhMKBmFjdGlvbhgEIAEoCUgCiAEBEhcKCnNlY3JldF9rZXkYBSABKAlIA4gBARI6CgdmaWx0ZXJzGAYgASgLMikubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5XZWJob29rRmlsdGVycxIXCg9hZGRpdGlvbmFsX2RhdGEYByADKAkSHAoPb3duZXJfY2xpZW50X2lkGAggASgJSASIAQFCBgoEX3VybEIOCgxfZGVzY3JpcHRpb25CCQoHX2FjdGlvbkINCgtfc2VjcmV0X2tleUISChBfb3duZXJfY2xpZW50X2lkIvABCg5XZWJob29rRmlsdGVycxIYCgthdXRob3JfdHlwZRgBIAEoCUgAiAEBEhoKDW9ubHlfbXlfY2hhdHMYAiABKAhIAYgBARJBCg9jaGF0X21lbWJlcl9pZHMYAyABKAsyKC5saXZlY2hhdC5jb25maWd1cmF0aW9uLnYxLkNoYXRNZW1iZXJJZHMSMAoPY2hhdF9wcm9wZXJ0aWVzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglhZ2VudF9pZHMYBSADKAlCDgoMX2F1dGhvcl90eXBlQhAKDl9vbmx5X215X2NoYXRzIjsKDUNoYXRNZW1iZXJJZHMSEgoKYWdlbnRzX2FueRgBIAMoCRIWCg5hZ2VudHNfZXhjbHVkZRgCIAMoCSLIAQoWUmVnaXN0ZXJXZWJob29rUmVxdWVzdBIOCgZhY3Rpb24YASABKAkSEgoKc2VjcmV0X2tleRgCIAEoCRILCgN1cmwYAyABKAkSFwoPYWRkaXRpb25hbF9kYXRhGAQgAygJEhgKC2Rlc2NyaXB0aW9uGAUgASgJSACIAQESOgoHZmlsdGVycxgGIAEoCzIpLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuV2ViaG9va0ZpbHRlcnNCDgoMX2Rlc2NyaXB0aW9uIi0KF1JlZ2lzdGVyV2ViaG9va1Jlc3BvbnNlEhIKCndlYmhvb2tfaWQYASABKAkiHwodTGlzdFJlZ2lzdGVyZWRXZWJob29rc1JlcXVlc3QiVgoeTGlzdFJlZ2lzdGVyZWRXZWJob29rc1Jlc3BvbnNlEjQKCHdlYmhvb2tzGAEgAygLMiIubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5XZWJob29rIi4KGFVucmVnaXN0ZXJXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIhsKGVVucmVnaXN0ZXJXZWJob29rUmVzcG9uc2UiYwoYU3Vic2NyaWJlV2ViaG9va3NSZXF1ZXN0EhIKCmxpY2Vuc2VfaWQYASABKAkSDwoHYWN0aW9ucxgCIAMoCRITCgt3ZWJob29rX2lkcxgDIAMoCRINCgVhZnRlchgEIAEoCSKiAQoZU3Vic2NyaWJlV2ViaG9va3NSZXNwb25zZRI4CgVldmVudBgBIAEoCzInLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuV2ViaG9va0V2ZW50SAASQAoJaGVhcnRiZWF0GAIgASgLMisubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5XZWJob29rSGVhcnRiZWF0SABCCQoHbWVzc2FnZSLfAQoMV2ViaG9va0V2ZW50EgoKAmlkGAEgASgJEi8KC3JlY2VpdmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3ZWJob29rX2lkGAMgASgJEg4KBmFjdGlvbhgEIAEoCRISCgpsaWNlbnNlX2lkGAUgASgJEigKB3BheWxvYWQYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjAKD2FkZGl0aW9uYWxfZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiIQoQV2ViaG9va0hlYXJ0YmVhdBINCgVhZnRlchgBIAEoCTKdBAoOV2ViaG9va1NlcnZpY2USeAoPUmVnaXN0ZXJXZWJob29rEjEubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5SZWdpc3RlcldlYmhvb2tSZXF1ZXN0GjIubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5SZWdpc3RlcldlYmhvb2tSZXNwb25zZRKNAQoWTGlzdFJlZ2lzdGVyZWRXZWJob29rcxI4LmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuTGlzdFJlZ2lzdGVyZWRXZWJob29rc1JlcXVlc3QaOS5saXZlY2hhdC5jb25maWd1cmF0aW9uLnYxLkxpc3RSZWdpc3RlcmVkV2ViaG9va3NSZXNwb25zZRJ+ChFVbnJlZ2lzdGVyV2ViaG9vaxIzLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuVW5yZWdpc3RlcldlYmhvb2tSZXF1ZXN0GjQubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5VbnJlZ2lzdGVyV2ViaG9va1Jlc3BvbnNlEoABChFTdWJzY3JpYmVXZWJob29rcxIzLmxpdmVjaGF0LmNvbmZpZ3VyYXRpb24udjEuU3Vic2NyaWJlV2ViaG9va3NSZXF1ZXN0GjQubGl2ZWNoYXQuY29uZmlndXJhdGlvbi52MS5TdWJzY3JpYmVXZWJob29rc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Webhook is a registered webhook as list_registered_webhooks returns it.
@@ -325,6 +326,176 @@ export const UnregisterWebhookResponseSchema: GenMessage<UnregisterWebhookRespon
   messageDesc(file_livechat_configuration_v1_webhook, 8);
 
 /**
+ * SubscribeWebhooksRequest chooses the deliveries a SubscribeWebhooks stream carries.
+ *
+ * @generated from message livechat.configuration.v1.SubscribeWebhooksRequest
+ */
+export type SubscribeWebhooksRequest = Message<"livechat.configuration.v1.SubscribeWebhooksRequest"> & {
+  /**
+   * The license whose deliveries to stream, as the deliveries' license_id gives it. Required.
+   *
+   * @generated from field: string license_id = 1;
+   */
+  licenseId: string;
+
+  /**
+   * Only deliveries of these actions, such as "incoming_chat"; every action when empty.
+   *
+   * @generated from field: repeated string actions = 2;
+   */
+  actions: string[];
+
+  /**
+   * Only deliveries of these webhooks (or bots' ids, for bots' webhooks); every webhook the token
+   * can list when empty.
+   *
+   * @generated from field: repeated string webhook_ids = 3;
+   */
+  webhookIds: string[];
+
+  /**
+   * The id of the last event the subscriber processed: the stream starts with the event after it.
+   * "0" starts with the oldest event kept. When empty, the stream starts with the next delivery.
+   *
+   * @generated from field: string after = 4;
+   */
+  after: string;
+};
+
+/**
+ * Describes the message livechat.configuration.v1.SubscribeWebhooksRequest.
+ * Use `create(SubscribeWebhooksRequestSchema)` to create a new message.
+ */
+export const SubscribeWebhooksRequestSchema: GenMessage<SubscribeWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_livechat_configuration_v1_webhook, 9);
+
+/**
+ * SubscribeWebhooksResponse is one message of a SubscribeWebhooks stream: an event, or a heartbeat
+ * while there is none to send.
+ *
+ * @generated from message livechat.configuration.v1.SubscribeWebhooksResponse
+ */
+export type SubscribeWebhooksResponse = Message<"livechat.configuration.v1.SubscribeWebhooksResponse"> & {
+  /**
+   * What the message is.
+   *
+   * @generated from oneof livechat.configuration.v1.SubscribeWebhooksResponse.message
+   */
+  message: {
+    /**
+     * A delivery.
+     *
+     * @generated from field: livechat.configuration.v1.WebhookEvent event = 1;
+     */
+    value: WebhookEvent;
+    case: "event";
+  } | {
+    /**
+     * Nothing to deliver yet.
+     *
+     * @generated from field: livechat.configuration.v1.WebhookHeartbeat heartbeat = 2;
+     */
+    value: WebhookHeartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message livechat.configuration.v1.SubscribeWebhooksResponse.
+ * Use `create(SubscribeWebhooksResponseSchema)` to create a new message.
+ */
+export const SubscribeWebhooksResponseSchema: GenMessage<SubscribeWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_livechat_configuration_v1_webhook, 10);
+
+/**
+ * WebhookEvent is one webhook delivery LiveChat made, as the gateway's receiver stored it. The
+ * delivery's secret_key is never sent.
+ *
+ * @generated from message livechat.configuration.v1.WebhookEvent
+ */
+export type WebhookEvent = Message<"livechat.configuration.v1.WebhookEvent"> & {
+  /**
+   * The event's id in its license's stream, "<milliseconds>-<sequence>"; ids grow with each
+   * event. Give it as SubscribeWebhooksRequest.after to resume after this event.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When the gateway received the delivery.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 2;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * The webhook's id (a bot's id for a bot's webhook).
+   *
+   * @generated from field: string webhook_id = 3;
+   */
+  webhookId: string;
+
+  /**
+   * The action that triggered the webhook, such as "incoming_chat".
+   *
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * The license's id, as the delivery gave it.
+   *
+   * @generated from field: string license_id = 5;
+   */
+  licenseId: string;
+
+  /**
+   * The delivery's payload, as LiveChat sent it.
+   *
+   * @generated from field: google.protobuf.Struct payload = 6;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * The delivery's additional_data, such as chat_properties; empty when it had none.
+   *
+   * @generated from field: google.protobuf.Struct additional_data = 7;
+   */
+  additionalData?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message livechat.configuration.v1.WebhookEvent.
+ * Use `create(WebhookEventSchema)` to create a new message.
+ */
+export const WebhookEventSchema: GenMessage<WebhookEvent> = /*@__PURE__*/
+  messageDesc(file_livechat_configuration_v1_webhook, 11);
+
+/**
+ * WebhookHeartbeat says that the stream is alive and how far it has read.
+ *
+ * @generated from message livechat.configuration.v1.WebhookHeartbeat
+ */
+export type WebhookHeartbeat = Message<"livechat.configuration.v1.WebhookHeartbeat"> & {
+  /**
+   * The id of the last event this stream has passed, delivered or not (events of other webhooks
+   * and actions are passed over): resuming after it loses nothing this subscription would
+   * receive. Empty when the stream has passed none.
+   *
+   * @generated from field: string after = 1;
+   */
+  after: string;
+};
+
+/**
+ * Describes the message livechat.configuration.v1.WebhookHeartbeat.
+ * Use `create(WebhookHeartbeatSchema)` to create a new message.
+ */
+export const WebhookHeartbeatSchema: GenMessage<WebhookHeartbeat> = /*@__PURE__*/
+  messageDesc(file_livechat_configuration_v1_webhook, 12);
+
+/**
  * WebhookService manages webhooks, which notify a URL when chosen actions happen in the license.
  * A license holds at most 60 webhooks per action registered with bearer tokens, and at most 10 per
  * action registered with personal access tokens.
@@ -376,6 +547,31 @@ export const WebhookService: GenService<{
     methodKind: "unary";
     input: typeof UnregisterWebhookRequestSchema;
     output: typeof UnregisterWebhookResponseSchema;
+  },
+  /**
+   * SubscribeWebhooks streams the webhook deliveries that LiveChat sent to the gateway's receiver
+   * (POST /webhooks) for one license, oldest first. It is the gateway's own RPC, not an upstream
+   * action: register a webhook with the receiver's URL, then subscribe on any replica.
+   *
+   * The stream carries only deliveries of the webhooks the caller's token can list
+   * (list_registered_webhooks, plus the webhooks of the bots list_bots returns), re-checked when
+   * that answer expires from the cache. Delivery is at least once: a subscriber that resumes
+   * with after set to the id of the last event it processed receives every event kept since,
+   * once or more. A heartbeat is sent while no event is, so that proxies keep idle streams open.
+   *
+   * Over REST it is GET /v3.2/gateway/webhooks/stream, as server-sent events.
+   *
+   * Errors: INVALID_ARGUMENT (a field, naming it), UNAUTHENTICATED, PERMISSION_DENIED (the token
+   * cannot list webhooks), OUT_OF_RANGE (events after `after` are no longer kept: resume with an
+   * empty after, having lost some), RESOURCE_EXHAUSTED (too many subscribers on this replica),
+   * UNAVAILABLE (the gateway is shutting down or its store failed: resume with after).
+   *
+   * @generated from rpc livechat.configuration.v1.WebhookService.SubscribeWebhooks
+   */
+  subscribeWebhooks: {
+    methodKind: "server_streaming";
+    input: typeof SubscribeWebhooksRequestSchema;
+    output: typeof SubscribeWebhooksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_livechat_configuration_v1_webhook, 0);
