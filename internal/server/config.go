@@ -106,6 +106,15 @@ type Config struct {
 	WebhookMemoryMaxBytes int
 	// WebhookMaxInFlight (WEBHOOK_MAX_IN_FLIGHT) bounds the deliveries handled at once.
 	WebhookMaxInFlight int
+	// WebhookHeartbeat (WEBHOOK_HEARTBEAT_INTERVAL) is how long a SubscribeWebhooks stream may
+	// go without a message before a heartbeat is sent, for proxies that close idle streams.
+	WebhookHeartbeat time.Duration
+	// WebhookMaxSubscribers (WEBHOOK_MAX_SUBSCRIBERS) bounds the SubscribeWebhooks streams open
+	// on one replica.
+	WebhookMaxSubscribers int
+	// WebhookSubscriberBatch (WEBHOOK_SUBSCRIBER_BATCH) is how many events a stream reads at
+	// once, and so the most it holds for a slow subscriber.
+	WebhookSubscriberBatch int
 }
 
 // TLS reports whether the listeners serve TLS.
@@ -145,13 +154,16 @@ func Defaults() Config {
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        slog.LevelInfo,
 
-		WebhookDedupeWindow:   webhooks.DefaultDedupeWindow,
-		WebhookRetention:      webhooks.DefaultRetention,
-		WebhookStreamMaxLen:   webhooks.DefaultMaxLen,
-		WebhookMaxSecrets:     webhooks.DefaultMaxSecrets,
-		WebhookStoreTimeout:   time.Second,
-		WebhookMemoryMaxBytes: webhooks.DefaultMemoryMaxBytes,
-		WebhookMaxInFlight:    256,
+		WebhookDedupeWindow:    webhooks.DefaultDedupeWindow,
+		WebhookRetention:       webhooks.DefaultRetention,
+		WebhookStreamMaxLen:    webhooks.DefaultMaxLen,
+		WebhookMaxSecrets:      webhooks.DefaultMaxSecrets,
+		WebhookStoreTimeout:    time.Second,
+		WebhookMemoryMaxBytes:  webhooks.DefaultMemoryMaxBytes,
+		WebhookMaxInFlight:     256,
+		WebhookHeartbeat:       webhooks.DefaultHeartbeat,
+		WebhookMaxSubscribers:  webhooks.DefaultMaxSubscribers,
+		WebhookSubscriberBatch: webhooks.DefaultBatch,
 	}
 }
 
@@ -234,6 +246,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	dur("WEBHOOK_STORE_TIMEOUT", &c.WebhookStoreTimeout)
 	num("WEBHOOK_MEMORY_MAX_BYTES", &c.WebhookMemoryMaxBytes)
 	num("WEBHOOK_MAX_IN_FLIGHT", &c.WebhookMaxInFlight)
+	dur("WEBHOOK_HEARTBEAT_INTERVAL", &c.WebhookHeartbeat)
+	num("WEBHOOK_MAX_SUBSCRIBERS", &c.WebhookMaxSubscribers)
+	num("WEBHOOK_SUBSCRIBER_BATCH", &c.WebhookSubscriberBatch)
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
@@ -336,6 +351,7 @@ func (c Config) Validate() error {
 		{"WEBHOOK_DEDUPE_WINDOW", c.WebhookDedupeWindow, time.Minute, 24 * time.Hour},
 		{"WEBHOOK_RETENTION", c.WebhookRetention, time.Minute, 7 * 24 * time.Hour},
 		{"WEBHOOK_STORE_TIMEOUT", c.WebhookStoreTimeout, 10 * time.Millisecond, 10 * time.Second},
+		{"WEBHOOK_HEARTBEAT_INTERVAL", c.WebhookHeartbeat, 100 * time.Millisecond, 10 * time.Minute},
 	}
 	for _, d := range durs {
 		if d.v < d.min || d.v > d.max {
@@ -370,6 +386,8 @@ func (c Config) Validate() error {
 		{"WEBHOOK_MAX_SECRETS", c.WebhookMaxSecrets, 1, 10_000_000},
 		{"WEBHOOK_MEMORY_MAX_BYTES", c.WebhookMemoryMaxBytes, 1 << 20, 16 << 30},
 		{"WEBHOOK_MAX_IN_FLIGHT", c.WebhookMaxInFlight, 1, 100_000},
+		{"WEBHOOK_MAX_SUBSCRIBERS", c.WebhookMaxSubscribers, 1, 1_000_000},
+		{"WEBHOOK_SUBSCRIBER_BATCH", c.WebhookSubscriberBatch, 1, webhooks.MaxRead},
 	}
 	for _, n := range nums {
 		if n.v < n.min || n.v > n.max {

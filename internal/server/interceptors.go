@@ -8,6 +8,7 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -75,11 +76,29 @@ func newCalls(log *slog.Logger, reg prometheus.Registerer) *calls {
 func (c *calls) options(surface string, extra ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(c.unary(surface, extra...)...),
-		grpc.ChainStreamInterceptor(
-			c.surface[surface].StreamServerInterceptor(),
-			logging.StreamServerInterceptor(c.logger, c.logOptions(surface)...),
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(c.recovered)),
-		),
+		grpc.ChainStreamInterceptor(c.stream(surface)...),
+	}
+}
+
+// stream returns the stream interceptors of surface's server, in the order of unary's.
+func (c *calls) stream(surface string) []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{
+		streamRequestIDs(),
+		c.surface[surface].StreamServerInterceptor(),
+		logging.StreamServerInterceptor(c.logger, c.logOptions(surface)...),
+		recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(c.recovered)),
+	}
+}
+
+// chainStream runs interceptors in order around a stream handler, as chainUnary does.
+func chainStream(interceptors ...grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		next := handler
+		for i := len(interceptors) - 1; i >= 0; i-- {
+			in, inner := interceptors[i], next
+			next = func(srv any, ss grpc.ServerStream) error { return in(srv, ss, info, inner) }
+		}
+		return next(srv, ss)
 	}
 }
 
@@ -200,18 +219,33 @@ func (c *calls) refused(ctx context.Context, fullMethod string, err error, laten
 	c.log.Log(ctx, slog.Level(codeLevel(code)), "finished call", attrs...)
 }
 
+// streamRequestIDs is requestIDs for streams.
+func streamRequestIDs() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		wrapped := middleware.WrapServerStream(ss)
+		wrapped.WrappedContext = withRequestID(ctx)
+		return handler(srv, wrapped)
+	}
+}
+
 // requestIDs gives each call its request id: the caller's x-request-id metadata when it is a sane
 // one (the REST surface sets it from X-Request-Id, or generates it), else a new one. The id is in
 // the call's context, so on every log line of the call and on its upstream request, and is
 // returned as x-request-id header metadata.
 func requestIDs() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		var given string
-		if v := metadata.ValueFromIncomingContext(ctx, requestid.Key); len(v) > 0 {
-			given = v[0]
-		}
-		id := requestid.Or(given)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Key, id)) // fails only outside a gRPC call
-		return handler(requestid.With(ctx, id), req)
+		return handler(withRequestID(ctx), req)
 	}
+}
+
+// withRequestID returns the call's ctx with its request id, and sets the id's header metadata.
+func withRequestID(ctx context.Context) context.Context {
+	var given string
+	if v := metadata.ValueFromIncomingContext(ctx, requestid.Key); len(v) > 0 {
+		given = v[0]
+	}
+	id := requestid.Or(given)
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Key, id)) // fails only outside a gRPC call
+	return requestid.With(ctx, id)
 }

@@ -242,6 +242,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 			g.release()
 		}
 	}()
+	if err := hk.subscribe(cfg, svc, reg); err != nil {
+		return nil, err
+	}
 	calls := newCalls(log, reg)
 	adm := newAdmission(cfg.MaxInFlight, calls, reg)
 	codec := grpc.ForceServerCodecV2(svc.Codec())
@@ -275,14 +278,15 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	// interceptors: a call is handed over as the message grpc-gateway decoded (copied, not
 	// encoded), with no HTTP/2 framing. The HTTP server bounds those calls (connections,
 	// headers, bodies), so no limit of the gRPC listener's applies here.
-	inproc := (&inprocgrpc.Channel{}).WithServerUnaryInterceptor(chainUnary(calls.unary(surfaceREST)...))
+	inproc := (&inprocgrpc.Channel{}).WithServerUnaryInterceptor(chainUnary(calls.unary(surfaceREST)...)).
+		WithServerStreamInterceptor(chainStream(calls.stream(surfaceREST)...))
 	if tp != nil {
 		// The channel gives the service a context without the caller's values: the trace
 		// crosses as metadata, from a client span to a server span, as over a connection.
 		inproc.WithClientStatsHandler(tracing.GRPCClientHandler(tp)).WithServerStatsHandler(tracing.GRPCServerHandler(tp))
 	}
-	svc.Register(g.grpc)
-	svc.Register(inproc)
+	svc.Register(g.grpc, hk.subs.Stream())
+	svc.Register(inproc, hk.subs.Stream())
 	healthpb.RegisterHealthServer(g.grpc, g.health)
 	healthpb.RegisterHealthServer(inproc, g.health)
 	if err := registerReflection(g.grpc); err != nil {
@@ -333,6 +337,13 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 		restHandler = tracing.HTTPHandler(restHandler, tp, restSpanName)
 	}
 	root.Handle("/", restHandler)
+	// Not through restHandler: a stream is no call in flight for GATEWAY_MAX_IN_FLIGHT (the
+	// subscriptions have their own bound), and has no body to bound.
+	var sse http.Handler = webhooks.NewSSE(configv1.NewWebhookServiceClient(g.conn), cfg.HTTPWriteTimeout)
+	if tp != nil {
+		sse = tracing.HTTPHandler(sse, tp, restSpanName)
+	}
+	root.Handle("GET "+webhooks.SSEPath, sse)
 	if cfg.WebhookAddr == "" {
 		root.Handle("POST /webhooks", hk.receiver)
 	}
@@ -505,6 +516,9 @@ func (g *Gateway) shutdown() {
 		<-time.After(g.cfg.DrainDelay)
 	}
 	g.log.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
+	// Webhook streams never end by themselves: end them now, with UNAVAILABLE, so that their
+	// subscribers resume on another replica while the servers wait for the other calls.
+	g.hooks.subs.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/livechat-gateway/gateway/internal/cache"
+	"github.com/livechat-gateway/gateway/internal/service"
 	"github.com/livechat-gateway/gateway/internal/webhooks"
 )
 
@@ -22,9 +23,11 @@ type hooks struct {
 	registry *webhooks.Registry
 	store    webhooks.Store
 	receiver *webhooks.Receiver
-	client   redis.UniversalClient // the store's and registry's own Redis client, or nil
-	timeout  time.Duration         // WEBHOOK_STORE_TIMEOUT, also for learning a secret
-	log      *slog.Logger
+	// subs serves SubscribeWebhooks; set by subscribe, once the service exists.
+	subs    *webhooks.Subscriptions
+	client  redis.UniversalClient // the store's and registry's own Redis client, or nil
+	timeout time.Duration         // WEBHOOK_STORE_TIMEOUT, also for learning a secret
+	log     *slog.Logger
 }
 
 // newHooks builds the webhook part of cfg. secret keys the secrets' hashes; shared says whether
@@ -72,6 +75,17 @@ func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []by
 		log.Info("webhook secrets configured", "webhooks", len(configured)) // how many, never which secret
 	}
 	return h, nil
+}
+
+// subscribe builds the SubscribeWebhooks streams, which read h's store and authorise each
+// subscriber through svc's cache.
+func (h *hooks) subscribe(cfg Config, svc *service.Service, reg prometheus.Registerer) error {
+	var err error
+	h.subs, err = webhooks.NewSubscriptions(webhooks.SubscriptionOptions{
+		Store: h.store, Gateway: svc, Logger: h.log, Metrics: reg, CacheTTL: cfg.CacheTTL,
+		Heartbeat: cfg.WebhookHeartbeat, MaxSubscribers: cfg.WebhookMaxSubscribers, Batch: cfg.WebhookSubscriberBatch,
+	})
+	return err
 }
 
 // learn is the service's write hook: it learns the webhook secret a successful write sets, before

@@ -266,6 +266,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		flightKey += "|nostore"
 	case ent != nil && !refresh && r.age(ent) < r.TTL:
 		r.report(ctx, a, cacheHit)
+		noteFetched(ctx, ent.filled)
 		return ent.ans, nil
 	default:
 		outcome = cacheMiss
@@ -311,12 +312,14 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		if stale != nil && ctx.Err() == nil && transient(err) && r.age(stale) < r.life {
 			r.log.DebugContext(ctx, "serving a stale answer for a failing upstream", "action", a.Name, "err", err)
 			r.report(ctx, a, cacheStale)
+			noteFetched(ctx, stale.filled)
 			return stale.ans, nil
 		}
 		r.report(ctx, a, outcome)
 		return nil, err
 	}
 	r.report(ctx, a, outcome)
+	noteFetched(ctx, ans.at)
 	return ans.clone(), nil
 }
 

@@ -120,13 +120,16 @@ func withDetails(code codes.Code, msg string, details ...protoadapt.MessageV1) e
 	return st.Err()
 }
 
-// gatewayError is an error the gateway raises itself, with upstream type typ.
-func gatewayError(typ, msg string) error {
+// GatewayError is an error the gateway raises itself, with upstream type typ: the status of the
+// type's code, with an ErrorInfo whose reason is typ, which the REST surface answers as the
+// upstream's error body of that type.
+func GatewayError(typ, msg string) error {
 	return withDetails(CodeOf(typ), msg, &errdetails.ErrorInfo{Reason: typ, Domain: ErrorDomain})
 }
 
-// invalidArgument refuses a request that breaks the spec's rules at field.
-func invalidArgument(field, msg string) error {
+// InvalidArgument refuses a request that breaks the spec's rules at field: INVALID_ARGUMENT naming
+// the field (ErrorInfo metadata "field" and a BadRequest violation), a validation error over REST.
+func InvalidArgument(field, msg string) error {
 	return withDetails(codes.InvalidArgument, msg,
 		&errdetails.ErrorInfo{Reason: errValidation, Domain: ErrorDomain, Metadata: map[string]string{"field": field}},
 		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}},
@@ -149,9 +152,9 @@ func decodeError(err error, maxDepth int) error {
 	case strings.Contains(err.Error(), "recursion depth"):
 		// The codec's recursion limit bounds the decoder's work, a few times the JSON depth
 		// limit; the client needs to hear of the JSON depth.
-		return invalidArgument("body", fmt.Sprintf("the request nests objects and arrays deeper than %d levels", maxDepth))
+		return InvalidArgument("body", fmt.Sprintf("the request nests objects and arrays deeper than %d levels", maxDepth))
 	}
-	return invalidArgument("body", "the request is not a valid protobuf message of this RPC's request type")
+	return InvalidArgument("body", "the request is not a valid protobuf message of this RPC's request type")
 }
 
 // Shed returns the status of a call that the gateway refused, without doing anything of it,

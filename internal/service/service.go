@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/livechat-gateway/gateway/internal/action"
 	"github.com/livechat-gateway/gateway/internal/requestid"
@@ -116,8 +117,18 @@ func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	return s, nil
 }
 
-// Register registers the five services on r, with every method on the generic path.
-func (s *Service) Register(r grpc.ServiceRegistrar) {
+// Stream is a streaming RPC of the gateway's own, not an upstream action, served beside the
+// actions of its service (a gRPC server takes each service once).
+type Stream struct {
+	// FullMethod is the RPC's name, as in /livechat.configuration.v1.WebhookService/SubscribeWebhooks.
+	FullMethod string
+	Handler    grpc.StreamHandler
+}
+
+// Register registers the five services on r, with every action on the generic path, and streams
+// on their services. It panics on a stream of a service that carries no action, or that is not
+// server-streaming, as grpc's own registration panics on a bad service.
+func (s *Service) Register(r grpc.ServiceRegistrar, streams ...Stream) {
 	descs := map[protoreflect.FullName]*grpc.ServiceDesc{}
 	var order []protoreflect.FullName
 	for _, a := range action.All() {
@@ -135,6 +146,16 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 			order = append(order, svc.FullName())
 		}
 		d.Methods = append(d.Methods, grpc.MethodDesc{MethodName: string(a.Method.Name()), Handler: s.method(a)})
+	}
+	for _, st := range streams {
+		svc, method, _ := strings.Cut(strings.TrimPrefix(st.FullMethod, "/"), "/")
+		d := descs[protoreflect.FullName(svc)]
+		md, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc + "." + method))
+		m, _ := md.(protoreflect.MethodDescriptor)
+		if d == nil || m == nil || !m.IsStreamingServer() || m.IsStreamingClient() {
+			panic(fmt.Sprintf("service: %s is not a server-streaming RPC of the actions' services", st.FullMethod))
+		}
+		d.Streams = append(d.Streams, grpc.StreamDesc{StreamName: method, Handler: st.Handler, ServerStreams: true})
 	}
 	for _, name := range order {
 		r.RegisterService(descs[name], s)
@@ -166,6 +187,20 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 	}
 }
 
+// Recv receives the request of a stream into m, as an action's handler decodes its request: a
+// message that does not decode, or nests too deeply, is INVALID_ARGUMENT (grpc's own decoding
+// error would be INTERNAL).
+func (s *Service) Recv(stream grpc.ServerStream, m proto.Message) error {
+	r := &request{Message: m}
+	if err := stream.RecvMsg(r); err != nil {
+		return decodeError(err, s.maxDepth)
+	}
+	if r.err != nil {
+		return decodeError(r.err, s.maxDepth)
+	}
+	return nil
+}
+
 // lifecycles is what an Upstream that keeps the upstream's last lifecycle headers implements
 // (*upstream.Client does).
 type lifecycles interface {
@@ -194,25 +229,25 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
-		return nil, false, gatewayError(errAuthentication, `Authorization metadata must be a bearer token: "bearer <token>" (the scheme is case-insensitive)`)
+		return nil, false, GatewayError(errAuthentication, `Authorization metadata must be a bearer token: "bearer <token>" (the scheme is case-insensitive)`)
 	}
 	region := first(md, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {
-		return nil, false, invalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
+		return nil, false, InvalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
 	}
 	body, err := wire.EncodeRequest(a, req)
 	if err != nil {
-		return nil, false, invalidArgument("update_mask", err.Error())
+		return nil, false, InvalidArgument("update_mask", err.Error())
 	}
 	// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
 	// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
 	if err := wire.CheckDepth(body, s.maxDepth); err != nil {
-		return nil, false, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
+		return nil, false, InvalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
 	}
 	if err := spec.CheckBody(a.Name, body); err != nil {
 		var v *spec.Violation
 		if errors.As(err, &v) {
-			return nil, false, invalidArgument(v.Path, v.Error())
+			return nil, false, InvalidArgument(v.Path, v.Error())
 		}
 		return nil, false, s.internal(ctx, a, err)
 	}

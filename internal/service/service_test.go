@@ -188,7 +188,7 @@ func TestTypeOf(t *testing.T) {
 			t.Errorf("TypeOf(%v) = %q, want %q", code, got, want)
 		}
 	}
-	if got := TypeOf(status.Convert(gatewayError("authentication", "m"))); got != "authentication" {
+	if got := TypeOf(status.Convert(GatewayError("authentication", "m"))); got != "authentication" {
 		t.Errorf("TypeOf of a gateway error = %q", got)
 	}
 }

@@ -232,6 +232,20 @@ func (s *MemoryStore) after(license, after string, from streamID, limit int) ([]
 	return append([]Event(nil), r.events[i:i+n]...), nil
 }
 
+// Last implements Store.
+func (s *MemoryStore) Last(ctx context.Context, license string) (string, error) {
+	if !ValidLicense(license) {
+		return "", fmt.Errorf("webhooks: license %q cannot name a stream", license)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trimAge(s.o.Now())
+	if r := s.streams[license]; r != nil && r.last != (streamID{}) {
+		return r.last.String(), nil
+	}
+	return "", nil
+}
+
 // Close implements Store.
 func (s *MemoryStore) Close() error { return nil }
 

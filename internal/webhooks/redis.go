@@ -233,5 +233,22 @@ func additional(b []byte) []byte {
 	return b
 }
 
+// Last implements Store, from the mark, which the append script keeps.
+func (s *RedisStore) Last(ctx context.Context, license string) (string, error) {
+	if !ValidLicense(license) {
+		return "", fmt.Errorf("webhooks: license %q cannot name a stream", license)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	id, err := s.c.HGet(ctx, markKey(license), "last").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("webhooks: last: %w", err)
+	}
+	return id, nil
+}
+
 // Close implements Store. The client is the caller's.
 func (s *RedisStore) Close() error { return nil }

@@ -63,6 +63,9 @@ func TestStoreAppendRead(t *testing.T) {
 	stores(t, func(t *testing.T, open func(Options) Store) {
 		s := open(Options{})
 		ctx := context.Background()
+		if last, err := s.Last(ctx, "A"); err != nil || last != "" {
+			t.Errorf("Last of an empty stream = %q, %v; want \"\"", last, err)
+		}
 		var ids []string
 		for i := range 5 {
 			id, dup, err := s.Append(ctx, "A", event(i))
@@ -77,6 +80,9 @@ func TestStoreAppendRead(t *testing.T) {
 				}
 			}
 			ids = append(ids, id)
+		}
+		if last, err := s.Last(ctx, "A"); err != nil || last != ids[4] {
+			t.Errorf("Last = %q, %v; want %q", last, err, ids[4])
 		}
 		id, dup, err := s.Append(ctx, "A", event(2))
 		if err != nil || !dup || id != ids[2] {

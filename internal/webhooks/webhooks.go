@@ -58,6 +58,9 @@ type Store interface {
 	// length bound), so that a subscriber knows it has lost some, and ErrBadID for an after
 	// that is not an id.
 	Read(ctx context.Context, license, after string, max int, wait time.Duration) ([]Event, error)
+	// Last returns the id of the last event appended to license's stream, or "" when none has
+	// been within the retention: a subscriber that starts after it reads only what comes next.
+	Last(ctx context.Context, license string) (string, error)
 	// Close releases the Store's resources.
 	Close() error
 }
