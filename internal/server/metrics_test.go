@@ -175,11 +175,11 @@ func mtCheckBounded(t *testing.T, all []mtSeries) {
 		svc, m, _ := strings.Cut(strings.TrimPrefix(a.FullMethod(), "/"), "/")
 		services[svc], methods[m] = true, true
 	}
-	// The other services the gateway serves: health and reflection.
+	// The other services and methods the gateway serves: health, reflection and the webhooks' stream.
 	for _, svc := range []string{"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} {
 		services[svc] = true
 	}
-	for _, m := range []string{"Check", "Watch", "List", "ServerReflectionInfo"} {
+	for _, m := range []string{"Check", "Watch", "List", "ServerReflectionInfo", "SubscribeWebhooks"} {
 		methods[m] = true
 	}
 	codeNames := map[string]bool{}
