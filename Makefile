@@ -116,6 +116,8 @@ fuzz:
 	go test ./internal/upstream -run '^$$' -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZTIME)
 	go test ./internal/server -run '^$$' -fuzz '^FuzzREST$$' -fuzztime $(FUZZTIME)
 	go test ./internal/wire -run '^$$' -fuzz '^FuzzCheckDepth$$' -fuzztime $(FUZZTIME)
+	go test ./internal/webhooks -run '^$$' -fuzz '^FuzzDelivery$$' -fuzztime $(FUZZTIME)
+	go test ./internal/webhooks -run '^$$' -fuzz '^FuzzSubscribeQuery$$' -fuzztime $(FUZZTIME)
 
 # emulator: serve the offline Configuration API on 127.0.0.1:8081; ARGS passes flags, such as
 # ARGS='-config internal/emulator/testdata/spec-world.json'.

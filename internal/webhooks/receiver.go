@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
@@ -208,7 +210,23 @@ func parse(body []byte) (Event, string, string) {
 	if !ok {
 		return Event{}, "", "additional_data: must be an object"
 	}
+	// Subscribers get both as protobuf Structs: what a Struct cannot hold would be stored,
+	// acknowledged, and then never sent.
+	if !structable(payload) {
+		return Event{}, "", "payload: " + unstructable
+	}
+	if extra != nil && !structable(extra) {
+		return Event{}, "", "additional_data: " + unstructable
+	}
 	return Event{WebhookID: *d.WebhookID, Action: *d.Action, LicenseID: license, Payload: payload, AdditionalData: extra}, *d.SecretKey, ""
+}
+
+// unstructable says what structable refuses.
+const unstructable = "must be an object whose numbers fit a double, whose keys are unique and whose text is UTF-8"
+
+// structable reports whether the JSON object b converts to a protobuf Struct.
+func structable(b []byte) bool {
+	return protojson.Unmarshal(b, new(structpb.Struct)) == nil
 }
 
 // licenseOf reads license_id, a string or a whole number: the upstream's ids are numbers, the
