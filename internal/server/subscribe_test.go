@@ -408,3 +408,30 @@ func TestSubscribeSSE(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeRevokedToken (issue 15, item 3): a token that stops listing (revoked: the upstream
+// now answers authentication) ends its stream with UNAUTHENTICATED once the cached list answer
+// expires, and not before: the cache spares the upstream a call per stream.
+func TestSubscribeRevokedToken(t *testing.T) {
+	const ttl = time.Second
+	v := newEmulatorEnv(t, func(c *server.Config) {
+		c.WebhookHeartbeat = 100 * time.Millisecond
+		c.CacheTTL = ttl
+	})
+	s := subscribe(t, v, ownerA, &configv1.SubscribeWebhooksRequest{LicenseId: "A"})
+	s.next()
+	if err := v.emu.SetFault("list_registered_webhooks", emulator.Fault{Error: "authentication"}); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	st := s.end()
+	if st.Code() != codes.Unauthenticated {
+		t.Errorf("the stream of a revoked token ended with %v %q, want UNAUTHENTICATED", st.Code(), st.Message())
+	}
+	if since := time.Since(revoked); since > ttl+time.Second {
+		t.Errorf("the stream ended %v after the token was revoked; the TTL is %v", since, ttl)
+	}
+	if n := v.calls("list_registered_webhooks"); n != 2 {
+		t.Errorf("%d list_registered_webhooks calls upstream, want 2: one per answer's life", n)
+	}
+}
