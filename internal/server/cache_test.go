@@ -229,12 +229,7 @@ func TestWritesInvalidate(t *testing.T) {
 // that reaches the gateway after it, must not leave its stale answer in the cache.
 func TestRacingReadLeavesNoStaleEntry(t *testing.T) {
 	stores(t, func(t *testing.T, redisURL string) {
-		e, err := emulator.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		up := httptest.NewServer(e)
-		t.Cleanup(up.Close)
+		e, up := startEmulator(t)
 		// A proxy that holds get_agent's answers for a while after the emulator gave them: the
 		// answer is of the state before the write, and arrives after it.
 		var hold atomic.Bool
@@ -320,12 +315,7 @@ func TestCoalescing(t *testing.T) {
 // guarantee.
 func TestReplicasShareTheCache(t *testing.T) {
 	r := redistest.Server(t)
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
+	e, up := startEmulator(t)
 	shared := func(c *server.Config) {
 		patient(r.URL())(c)
 		c.CacheKeySecret = "a secret both replicas hold"

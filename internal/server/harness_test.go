@@ -88,12 +88,7 @@ func newCachedEnv(t *testing.T, redisURL string, opts ...emulator.Option) *env {
 // configuration adjusted by mutate.
 func newEmulatorEnv(t *testing.T, mutate func(*server.Config), opts ...emulator.Option) *env {
 	t.Helper()
-	e, err := emulator.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	e, srv := startEmulator(t, opts...)
 	v := startGateway(t, srv.URL, mutate)
 	v.emu = e
 	return v
@@ -275,4 +270,17 @@ func (v *env) metrics() string {
 		v.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// startEmulator starts an in-process emulator with opts on an httptest server, closed when the
+// test ends.
+func startEmulator(tb testing.TB, opts ...emulator.Option) (*emulator.Emulator, *httptest.Server) {
+	tb.Helper()
+	e, err := emulator.New(opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	up := httptest.NewServer(e)
+	tb.Cleanup(up.Close)
+	return e, up
 }

@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
@@ -39,12 +37,7 @@ func TestNearCacheReplicas(t *testing.T) {
 	if err := admin.Do(ctx, "ACL", "SETUSER", "near", "on", ">pw", "~*", "&*", "+@all").Err(); err != nil {
 		t.Fatal(err)
 	}
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
+	_, up := startEmulator(t)
 	replica := func(url string) func(*server.Config) {
 		return func(c *server.Config) {
 			patient(url)(c)

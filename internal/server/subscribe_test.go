@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -141,12 +140,7 @@ func lastID(t *testing.T, v *env) string {
 // After unregister_webhook the flow stops within the list answer's cache TTL.
 func TestSubscribeAcrossReplicas(t *testing.T) {
 	r := redistest.Server(t)
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
+	_, up := startEmulator(t)
 	const ttl = 2 * time.Second
 	shared := func(c *server.Config) {
 		patient(r.URL())(c)

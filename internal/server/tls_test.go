@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -23,7 +22,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
-	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
@@ -53,12 +51,7 @@ func startTLS(t *testing.T, mutual bool) *tlsEnv {
 // startTLSWith is startTLS with the configuration adjusted by mutate (nil: none).
 func startTLSWith(t *testing.T, mutual bool, mutate func(*server.Config)) *tlsEnv {
 	t.Helper()
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
+	_, up := startEmulator(t)
 	ca := testpki.NewCA(t, "test CA")
 	v := &tlsEnv{t: t, ca: ca, srv: ca.Server().WriteFiles(), client: ca.Client("test client"), logs: &testutil.SyncBuffer{}}
 	cfg := server.Defaults()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,12 +76,7 @@ func postDelivery(t *testing.T, url, body string) int {
 // delivery repeated is stored once.
 func TestWebhookDeliveredAcrossReplicas(t *testing.T) {
 	r := redistest.Server(t)
-	e, err := emulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewServer(e)
-	t.Cleanup(up.Close)
+	_, up := startEmulator(t)
 	shared := func(c *server.Config) {
 		patient(r.URL())(c)
 		c.CacheKeySecret = "a secret both replicas hold"
