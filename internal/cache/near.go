@@ -2,13 +2,9 @@ package cache
 
 import (
 	"context"
-	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // BumpChannel is the Redis pub/sub channel on which every Bump of a Redis store announces the key
@@ -213,64 +209,16 @@ func (n *Near) reset(subscribed bool) {
 	n.local.bytes = 0
 }
 
-// Backoff between subscription attempts.
-const (
-	nearRetryMin = 50 * time.Millisecond
-	nearRetryMax = 2 * time.Second
-)
-
-// listen subscribes to BumpChannel until ctx ends, subscribing again whenever the subscription
-// fails, after a backoff.
+// listen keeps the subscription to BumpChannel until ctx ends.
 func (n *Near) listen(ctx context.Context) {
-	wait := nearRetryMin
-	for ctx.Err() == nil {
-		ps := n.shared.c.Subscribe(ctx, BumpChannel)
-		if n.serve(ctx, ps) {
-			wait = nearRetryMin // it worked for a while: the next failure is a new one
-		}
-		ps.Close()
-		n.reset(false)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		wait = min(2*wait, nearRetryMax)
-	}
+	Listen(ctx, n.shared.c, BumpChannel, n.liveness/4, n.liveness, n.now, nearListener{n})
 }
 
-// serve reads the subscription's events until it fails, and reports whether it was confirmed.
-func (n *Near) serve(ctx context.Context, ps *redis.PubSub) (confirmed bool) {
-	ping := n.liveness / 4
-	// A read in progress does not see ctx end: closing the subscription ends it at once.
-	defer context.AfterFunc(ctx, func() { ps.Close() })()
-	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, ping)
-		if err != nil {
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() || !confirmed {
-				return confirmed
-			}
-			// Quiet: ask for a sign of life. A connection that has given none for several
-			// windows is taken for dead and replaced.
-			if n.now().UnixNano()-n.alive.Load() > 3*int64(n.liveness) || ps.Ping(ctx) != nil {
-				return confirmed
-			}
-			continue
-		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				// Announcements may have been missed before this point: start empty.
-				n.reset(true)
-				confirmed = true
-			}
-		case *redis.Message:
-			n.invalidate(m.Payload)
-		case *redis.Pong:
-		}
-		n.alive.Store(n.now().UnixNano())
-	}
-	return confirmed
-}
+// nearListener is Near's side of its subscription.
+type nearListener struct{ n *Near }
+
+// Subscribed: announcements may have been missed before this point: start empty.
+func (l nearListener) Subscribed()           { l.n.reset(true) }
+func (l nearListener) Message(genKey string) { l.n.invalidate(genKey) }
+func (l nearListener) Lost()                 { l.n.reset(false) }
+func (l nearListener) Alive()                { l.n.alive.Store(l.n.now().UnixNano()) }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/livechat-gateway/gateway/internal/cache"
 )
 
 // RedisStore is the Store on Redis (single, Cluster or Sentinel), shared by every replica: one
@@ -19,16 +22,32 @@ import (
 //	lcgw:webhooks:{<license>}:mark            the largest id trimmed and the last id appended,
 //	                                          expiring twice Retention after the last, for ErrTrimmed
 //	lcgw:webhooks:{<license>}:seen:<sha256>   an event's hash, for DedupeWindow, holding its id
+//
+// Each append is announced on AppendedChannel, which wakes the readers waiting on the license on
+// every replica.
 type RedisStore struct {
 	c       redis.UniversalClient
 	o       Options
 	timeout time.Duration
+	notify  *notifier
+	stop    context.CancelFunc
+	stopped sync.WaitGroup
 }
 
-// NewRedisStore returns a Store on c. timeout bounds one Append or non-blocking part of a Read
-// (a blocking Read waits its wait on top). The caller keeps c and closes it after the Store.
+// Liveness of the announcements' subscription: pinged when quiet for subscriptionPing, replaced
+// when silent for three more. Until then, a reader misses at most its own wait.
+const subscriptionPing = 5 * time.Second
+
+// NewRedisStore returns a Store on c, and subscribes to AppendedChannel for the readers that
+// wait. timeout bounds one Append, or one read of a Read. The caller keeps c and closes it after
+// the Store.
 func NewRedisStore(c redis.UniversalClient, o Options, timeout time.Duration) *RedisStore {
-	return &RedisStore{c: c, o: o.withDefaults(), timeout: timeout}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &RedisStore{c: c, o: o.withDefaults(), timeout: timeout, notify: newNotifier(), stop: cancel}
+	s.stopped.Go(func() {
+		cache.Listen(ctx, c, AppendedChannel, subscriptionPing, subscriptionPing, time.Now, s.notify)
+	})
+	return s
 }
 
 func streamKey(license string) string { return "lcgw:webhooks:{" + license + "}:stream" }
@@ -39,9 +58,10 @@ func seenKey(license, hash string) string { return "lcgw:webhooks:{" + license +
 
 // appendScript appends an event unless its hash was seen, atomically, so that a delivery is never
 // both refused as a duplicate and not stored (as a SET NX followed by a failed XADD would leave
-// it). KEYS: the stream, the hash's key, the mark. ARGV: dedupe window ms, MAXLEN, the oldest
-// time to keep (ms), the stream's life ms, the mark's life ms, then the event's field/value
-// pairs. It returns {id, 0} for an event stored, {id of the first, 1} for a duplicate.
+// it), and announces the append on AppendedChannel. KEYS: the stream, the hash's key, the mark.
+// ARGV: dedupe window ms, MAXLEN, the oldest time to keep (ms), the stream's life ms, the mark's
+// life ms, the channel, the license, then the event's field/value pairs. It returns {id, 0} for
+// an event stored, {id of the first, 1} for a duplicate.
 //
 // Trimming is exact (=), not approximate (~), and done here rather than by XADD, because the
 // largest id it drops must be known: it goes in the mark, which tells a reader after an older
@@ -52,7 +72,7 @@ var appendScript = redis.NewScript(`
 local seen = redis.call('GET', KEYS[2])
 if seen then return {seen, 1} end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 local ms = tonumber(string.match(id, '^(%d+)-'))
 local floor = tonumber(ARGV[3])
@@ -75,6 +95,7 @@ redis.call('HSET', KEYS[3], 'last', id)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {id, 0}`)
 
 // readScript reads up to ARGV[2] entries after ARGV[1] (” for all), or reports with {1} that
@@ -109,7 +130,7 @@ func (s *RedisStore) Append(ctx context.Context, license string, ev Event) (stri
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	floor := s.o.Now().Add(-s.o.Retention).UnixMilli()
-	args := []any{s.o.DedupeWindow.Milliseconds(), s.o.MaxLen, floor, s.o.Retention.Milliseconds(), 2 * s.o.Retention.Milliseconds()}
+	args := []any{s.o.DedupeWindow.Milliseconds(), s.o.MaxLen, floor, s.o.Retention.Milliseconds(), 2 * s.o.Retention.Milliseconds(), AppendedChannel, license}
 	args = append(args, "webhook_id", ev.WebhookID, "action", ev.Action, "license_id", ev.LicenseID,
 		"payload", string(ev.Payload), "additional_data", string(ev.AdditionalData),
 		"received_at", ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
@@ -125,9 +146,11 @@ func (s *RedisStore) Append(ctx context.Context, license string, ev Event) (stri
 	return id, dup == 1, nil
 }
 
-// Read implements Store: a script for what is there (and the trim check), then, when nothing
-// was, a blocking XREAD for what comes within wait. XREAD after the same id returns at once what
-// was appended in between, so nothing falls between the two.
+// Read implements Store: a script reads what is there (and makes the trim check); when nothing
+// is and wait allows, it waits for an announcement of an append to license, from any replica,
+// and reads again. Waiting holds no Redis connection: one subscription per store serves every
+// reader, so that a thousand subscribers cost no more connections than one. While that
+// subscription is down, readers poll every pollInterval instead.
 func (s *RedisStore) Read(ctx context.Context, license, after string, limit int, wait time.Duration) ([]Event, error) {
 	if !ValidLicense(license) {
 		return nil, fmt.Errorf("webhooks: license %q cannot name a stream", license)
@@ -136,13 +159,42 @@ func (s *RedisStore) Read(ctx context.Context, license, after string, limit int,
 		return nil, err
 	}
 	limit = clampMax(limit)
-	key := streamKey(license)
-	sctx, cancel := context.WithTimeout(ctx, s.timeout)
-	res, err := readScript.Run(sctx, s.c, []string{key, markKey(license)}, after, limit).Slice()
-	cancel()
-	if err != nil && ctx.Err() != nil {
-		return nil, nil // the reader has gone: no error of the store's
+	deadline := time.Now().Add(wait)
+	for {
+		// Waiting starts before the read, so that an append between the two wakes it.
+		woken, healthy, release := s.notify.wait(license)
+		events, err := s.read(ctx, license, after, limit)
+		remaining := time.Until(deadline)
+		if err != nil || len(events) > 0 || remaining <= 0 || ctx.Err() != nil {
+			release()
+			if ctx.Err() != nil {
+				return nil, nil // the reader has gone: no error of the store's
+			}
+			return events, err
+		}
+		if !healthy {
+			remaining = min(remaining, pollInterval)
+		}
+		t := time.NewTimer(remaining)
+		select {
+		case <-woken:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		release()
 	}
+}
+
+// pollInterval is how often a waiting Read reads again while the announcements' subscription is
+// down.
+const pollInterval = 250 * time.Millisecond
+
+// read is one read of the script.
+func (s *RedisStore) read(ctx context.Context, license, after string, limit int) ([]Event, error) {
+	sctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := readScript.Run(sctx, s.c, []string{streamKey(license), markKey(license)}, after, limit).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: read: %w", err)
 	}
@@ -153,34 +205,7 @@ func (s *RedisStore) Read(ctx context.Context, license, after string, limit int,
 		return nil, ErrTrimmed
 	}
 	entries, _ := res[1].([]any)
-	if len(entries) > 0 || wait <= 0 {
-		return scriptEntries(entries)
-	}
-	from := after
-	if from == "" {
-		from = "0-0"
-	}
-	// The wait is the server's BLOCK; the context gives it the client's timeout on top, so
-	// that a Redis that stops answering does not hold the reader for long past it.
-	bctx, cancel := context.WithTimeout(ctx, wait+s.timeout)
-	defer cancel()
-	streams, err := s.c.XRead(bctx, &redis.XReadArgs{Streams: []string{key, from}, Count: int64(limit), Block: max(wait, time.Millisecond)}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil // the wait ended without an event
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil // the reader has gone: no error of the store's
-		}
-		return nil, fmt.Errorf("webhooks: read: %w", err)
-	}
-	var out []Event
-	for _, st := range streams {
-		for _, m := range st.Messages {
-			out = append(out, eventOf(m.ID, m.Values))
-		}
-	}
-	return out, nil
+	return scriptEntries(entries)
 }
 
 // MaxRead bounds one Read's count, whatever the caller asks, so that one call's answer stays a
@@ -250,5 +275,9 @@ func (s *RedisStore) Last(ctx context.Context, license string) (string, error) {
 	return id, nil
 }
 
-// Close implements Store. The client is the caller's.
-func (s *RedisStore) Close() error { return nil }
+// Close implements Store: it stops the subscription. The client is the caller's.
+func (s *RedisStore) Close() error {
+	s.stop()
+	s.stopped.Wait()
+	return nil
+}

@@ -399,3 +399,61 @@ func TestStoreConcurrentAppends(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisReadWokenAcrossReplicas: a Read waiting on one replica's store is woken by an append
+// through another replica's (another client), by the announcement on AppendedChannel, not at the
+// end of its wait; and waiting holds no connection of the client's pool.
+func TestRedisReadWokenAcrossReplicas(t *testing.T) {
+	srv := redistest.Server(t)
+	open := func() *RedisStore {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 2})
+		t.Cleanup(func() { c.Close() })
+		s := NewRedisStore(c, Options{}, 5*time.Second)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	one, two := open(), open()
+	// Until its subscription is confirmed a reader polls, which would also find the event.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		_, healthy, release := one.notify.wait("A")
+		release()
+		if healthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the announcements' subscription was not confirmed")
+		}
+	}
+	ctx := context.Background()
+	// More readers than the pool has connections: none holds one while it waits.
+	const readers = 8
+	done := make(chan []Event, readers)
+	for range readers {
+		go func() {
+			evs, err := one.Read(ctx, "A", "", 10, time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- evs
+		}()
+	}
+	id, _, err := two.Append(ctx, "A", event(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range readers {
+		select {
+		case evs := <-done:
+			if len(evs) != 1 || evs[0].ID != id {
+				t.Errorf("a woken Read = %+v, want the event %s", evs, id)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a waiting Read was not woken by another replica's append")
+		}
+	}
+	if n := len(one.notify.waiting); n != 0 {
+		t.Errorf("%d licenses still have waiters after every Read returned", n)
+	}
+}
