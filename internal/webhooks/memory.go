@@ -28,8 +28,9 @@ type MemoryStore struct {
 	bytes   int64
 	streams map[string]*ring
 	seen    map[string]seenEntry
-	order   []string      // the keys of seen, oldest first (a window that never changes keeps them in expiry order)
-	changed chan struct{} // closed and replaced at every append, waking the waiting readers
+	order   []string  // the keys of seen, oldest first (a window that never changes keeps them in expiry order)
+	trimmed time.Time // when trimAge last ran
+	notify  *notifier // wakes the readers waiting on a license at its appends
 }
 
 type ring struct {
@@ -56,7 +57,7 @@ func NewMemoryStore(o Options, maxBytes int64) *MemoryStore {
 		maxBytes = DefaultMemoryMaxBytes
 	}
 	return &MemoryStore{o: o.withDefaults(), maxBytes: maxBytes, maxSeen: memoryMaxSeen,
-		streams: map[string]*ring{}, seen: map[string]seenEntry{}, changed: make(chan struct{})}
+		streams: map[string]*ring{}, seen: map[string]seenEntry{}, notify: newNotifier(true)}
 }
 
 // size is what an event counts against maxBytes: its variable parts and a fixed overhead.
@@ -104,8 +105,7 @@ func (s *MemoryStore) Append(ctx context.Context, license string, ev Event) (str
 	}
 	s.seen[key] = seenEntry{id: ev.ID, expires: now.Add(s.o.DedupeWindow)}
 	s.order = append(s.order, key)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.notify.Message(license)
 	return ev.ID, false, nil
 }
 
@@ -134,8 +134,16 @@ func (s *MemoryStore) dropOldest(license string, r *ring) {
 	}
 }
 
+// trimEvery is how often trimAge walks every license at most: the walk is not worth making at
+// every append and read of a gateway with many licenses, for a retention of minutes or more.
+const trimEvery = 100 * time.Millisecond
+
 // trimAge drops the events older than the retention, of every license. s.mu is held.
 func (s *MemoryStore) trimAge(now time.Time) {
+	if d := now.Sub(s.trimmed); d >= 0 && d < trimEvery {
+		return
+	}
+	s.trimmed = now
 	floor := uint64(max(now.Add(-s.o.Retention).UnixMilli(), 0))
 	forget := uint64(max(now.Add(-2*s.o.Retention).UnixMilli(), 0))
 	for license, r := range s.streams {
@@ -187,29 +195,12 @@ func (s *MemoryStore) Read(ctx context.Context, license, after string, limit int
 		return nil, err
 	}
 	limit = clampMax(limit)
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for {
+	return readWaiting(ctx, s.notify, license, wait, func() ([]Event, error) {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.trimAge(s.o.Now())
-		out, err := s.after(license, after, from, limit)
-		changed := s.changed
-		s.mu.Unlock()
-		if err != nil || len(out) > 0 || wait <= 0 {
-			return out, err
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			return nil, nil
-		case <-ctx.Done():
-			return nil, nil
-		}
-	}
+		return s.after(license, after, from, limit)
+	})
 }
 
 // after returns up to limit events of license following from. s.mu is held.

@@ -1,7 +1,9 @@
 package webhooks
 
 import (
+	"context"
 	"sync"
+	"time"
 )
 
 // AppendedChannel is the Redis pub/sub channel on which every append to a RedisStore announces
@@ -25,7 +27,11 @@ type waiters struct {
 	n     int
 }
 
-func newNotifier() *notifier { return &notifier{waiting: map[string]*waiters{}} }
+// newNotifier returns a notifier; healthy says whether announcements arrive from the start (in
+// process, they always do).
+func newNotifier(healthy bool) *notifier {
+	return &notifier{healthy: healthy, waiting: map[string]*waiters{}}
+}
 
 // wait returns a channel closed at the next announcement for license (or at the subscription's
 // confirmation or loss), whether announcements are arriving, and the release that the reader
@@ -81,3 +87,38 @@ func (n *notifier) Lost() { n.wakeAll(false) }
 
 // Alive is nothing to the notifier: a silent subscription costs a reader only its wait.
 func (n *notifier) Alive() {}
+
+// pollInterval is how often a waiting read reads again while announcements may be missed.
+const pollInterval = 250 * time.Millisecond
+
+// readWaiting is a Store's Read: it reads with read, and when that finds nothing waits up to
+// wait for an append to license to be announced to n, reading again each time one is (or every
+// pollInterval while announcements may be missed). A reader that has gone gets nothing and no
+// error.
+func readWaiting(ctx context.Context, n *notifier, license string, wait time.Duration, read func() ([]Event, error)) ([]Event, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		// Waiting starts before the read, so that an append between the two wakes it.
+		woken, healthy, release := n.wait(license)
+		events, err := read()
+		remaining := time.Until(deadline)
+		if err != nil || len(events) > 0 || remaining <= 0 || ctx.Err() != nil {
+			release()
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return events, err
+		}
+		if !healthy {
+			remaining = min(remaining, pollInterval)
+		}
+		t := time.NewTimer(remaining)
+		select {
+		case <-woken:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		release()
+	}
+}

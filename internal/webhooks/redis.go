@@ -43,7 +43,7 @@ const subscriptionPing = 5 * time.Second
 // the Store.
 func NewRedisStore(c redis.UniversalClient, o Options, timeout time.Duration) *RedisStore {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &RedisStore{c: c, o: o.withDefaults(), timeout: timeout, notify: newNotifier(), stop: cancel}
+	s := &RedisStore{c: c, o: o.withDefaults(), timeout: timeout, notify: newNotifier(false), stop: cancel}
 	s.stopped.Go(func() {
 		cache.Listen(ctx, c, AppendedChannel, subscriptionPing, subscriptionPing, time.Now, s.notify)
 	})
@@ -159,36 +159,8 @@ func (s *RedisStore) Read(ctx context.Context, license, after string, limit int,
 		return nil, err
 	}
 	limit = clampMax(limit)
-	deadline := time.Now().Add(wait)
-	for {
-		// Waiting starts before the read, so that an append between the two wakes it.
-		woken, healthy, release := s.notify.wait(license)
-		events, err := s.read(ctx, license, after, limit)
-		remaining := time.Until(deadline)
-		if err != nil || len(events) > 0 || remaining <= 0 || ctx.Err() != nil {
-			release()
-			if ctx.Err() != nil {
-				return nil, nil // the reader has gone: no error of the store's
-			}
-			return events, err
-		}
-		if !healthy {
-			remaining = min(remaining, pollInterval)
-		}
-		t := time.NewTimer(remaining)
-		select {
-		case <-woken:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		release()
-	}
+	return readWaiting(ctx, s.notify, license, wait, func() ([]Event, error) { return s.read(ctx, license, after, limit) })
 }
-
-// pollInterval is how often a waiting Read reads again while the announcements' subscription is
-// down.
-const pollInterval = 250 * time.Millisecond
 
 // read is one read of the script.
 func (s *RedisStore) read(ctx context.Context, license, after string, limit int) ([]Event, error) {
