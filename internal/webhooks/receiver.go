@@ -131,6 +131,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer cancel()
 	log := rc.o.Logger.With("webhook_id", ev.WebhookID, "action", ev.Action, "license_id", ev.LicenseID)
 	ok, err := rc.o.Registry.Verify(ctx, ev.WebhookID, secret)
+	sameLicense := true
+	if ok && err == nil {
+		sameLicense, err = rc.o.Registry.Pin(ctx, ev.WebhookID, ev.LicenseID)
+	}
 	if err != nil {
 		rc.count.WithLabelValues(ResultStoreError).Inc()
 		log.Error("webhook delivery not verified: the secrets could not be read; answered 503 for a retry", "err", err)
@@ -141,6 +145,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		rc.count.WithLabelValues(ResultUnauthorized).Inc()
 		log.Warn("webhook delivery refused: its secret_key is not the webhook's", "remote", req.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "authentication", "secret_key is not the secret of a webhook this gateway knows")
+		return
+	}
+	if !sameLicense {
+		rc.count.WithLabelValues(ResultUnauthorized).Inc()
+		log.Warn("webhook delivery refused: its webhook's deliveries carry another license_id", "remote", req.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "authentication", "license_id is not the license of this webhook's deliveries")
 		return
 	}
 	id, dup, err := rc.o.Store.Append(ctx, ev.LicenseID, ev)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +33,30 @@ func registries(t *testing.T, f func(t *testing.T, r *Registry, c redis.Universa
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		t.Cleanup(func() { c.Close() })
 		f(t, NewRegistry([]byte("k"), 3, c, nil), c)
+	})
+}
+
+// TestRegistryPin: a webhook's first verified delivery pins its license; another license is
+// refused after, on every replica sharing Redis; past the bound a new webhook passes unpinned.
+func TestRegistryPin(t *testing.T) {
+	registries(t, func(t *testing.T, r *Registry, c redis.UniversalClient) {
+		ctx := context.Background()
+		pin := func(r *Registry, id, license string, want bool) {
+			t.Helper()
+			if ok, err := r.Pin(ctx, id, license); err != nil || ok != want {
+				t.Errorf("Pin(%s, %s) = %v, %v; want %v", id, license, ok, err, want)
+			}
+		}
+		pin(r, "wh1", "A", true)
+		pin(r, "wh1", "A", true)
+		pin(r, "wh1", "B", false)
+		pin(r, "wh2", "B", true)
+		pin(r, "wh3", "B", true)
+		pin(r, "wh4", "A", true) // past the bound of 3: not pinned
+		pin(r, "wh4", "B", true)
+		if c != nil {
+			pin(NewRegistry([]byte("k"), 3, c, nil), "wh1", "B", false)
+		}
 	})
 }
 
@@ -273,10 +298,15 @@ func TestReceiver(t *testing.T) {
 	if evs, _ := e.store.Read(context.Background(), "12345", "", 10, 0); len(evs) != 1 {
 		t.Errorf("%d events stored, want 1: neither the duplicate nor the forgeries", len(evs))
 	}
-	if code, _ := e.post(deliveryBody(theSecret, "A")); code != 200 {
-		t.Errorf("a string license_id = %d, want 200", code)
+	// The license as a string is the same license: the same delivery, stored once.
+	if code, body := e.post(deliveryBody(theSecret, "12345")); code != 200 || !strings.Contains(body, `"duplicate":true`) {
+		t.Errorf("the license_id as a string = %d %s, want 200, duplicate", code, body)
 	}
-	for result, want := range map[string]float64{ResultStored: 2, ResultDuplicate: 1, ResultUnauthorized: 2, ResultMalformed: 0, ResultStoreError: 0, ResultShed: 0} {
+	// wh1's deliveries carry license 12345: with its secret, another license's is refused.
+	if code, body := e.post(deliveryBody(theSecret, "A")); code != 401 || !strings.Contains(body, "license_id") {
+		t.Errorf("wh1's secret for license A = %d %s, want 401 naming license_id", code, body)
+	}
+	for result, want := range map[string]float64{ResultStored: 1, ResultDuplicate: 2, ResultUnauthorized: 3, ResultMalformed: 0, ResultStoreError: 0, ResultShed: 0} {
 		if got := e.count(result); got != want {
 			t.Errorf("gateway_webhook_deliveries_total{result=%q} = %v, want %v", result, got, want)
 		}
@@ -392,7 +422,7 @@ func TestReceiverShedsPastMaxInFlight(t *testing.T) {
 	done := make(chan int, 4)
 	for i := range 4 {
 		go func() {
-			code, _ := e.post(deliveryBody(theSecret, i+1))
+			code, _ := e.post(strings.Replace(deliveryBody(theSecret, 1), "PJ0MRSHTDG", fmt.Sprint(i), 1))
 			done <- code
 		}()
 	}

@@ -38,6 +38,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	learned map[string][]byte // without Redis
+	pinned  map[string]string // without Redis: the license of each webhook's deliveries
 }
 
 // registryKey is the Redis hash of the learned secrets' hashes. It holds no secret.
@@ -61,7 +62,7 @@ func NewRegistry(secret []byte, maxSecrets int, c redis.UniversalClient, configu
 	if maxSecrets <= 0 {
 		maxSecrets = DefaultMaxSecrets
 	}
-	r := &Registry{key: m.Sum(nil), max: maxSecrets, redis: c, configured: map[string][]byte{}, learned: map[string][]byte{}}
+	r := &Registry{key: m.Sum(nil), max: maxSecrets, redis: c, configured: map[string][]byte{}, learned: map[string][]byte{}, pinned: map[string]string{}}
 	for id, s := range configured {
 		r.configured[id] = r.hash(id, s)
 	}
@@ -136,6 +137,40 @@ func (r *Registry) Verify(ctx context.Context, webhookID, secret string) (bool, 
 		r.mu.Unlock()
 	}
 	return known != nil && hmac.Equal(known, h), nil
+}
+
+// licensesKey is the Redis hash of the license each webhook's deliveries carry (Pin).
+const licensesKey = "lcgw:webhooks:licenses"
+
+// pinScript returns the license pinned for webhook ARGV[1] in KEYS[1], pinning ARGV[2] first when
+// there is none and the hash has fewer than ARGV[3] fields. One key, so one Cluster node.
+var pinScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then return v end
+if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return ARGV[2]`)
+
+// Pin reports whether license is the license of webhookID's deliveries: the one its first
+// verified delivery carried, which Pin records (a webhook belongs to one license). Without it,
+// whoever holds one webhook's secret could append deliveries to any license's stream, and push
+// that license's events out of it. Past max webhooks, a new one is not pinned, and passes.
+func (r *Registry) Pin(ctx context.Context, webhookID, license string) (bool, error) {
+	if r.redis != nil {
+		v, err := pinScript.Run(ctx, r.redis, []string{licensesKey}, webhookID, license, r.max).Text()
+		if err != nil {
+			return false, fmt.Errorf("webhooks: pinning a webhook's license: %w", err)
+		}
+		return v == license, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.pinned[webhookID]; ok {
+		return v == license, nil
+	}
+	if len(r.pinned) < r.max {
+		r.pinned[webhookID] = license
+	}
+	return true, nil
 }
 
 // ParseSecrets reads WEBHOOK_SECRETS: "webhook_id=secret,webhook_id2=secret2", or "@<path>" for
