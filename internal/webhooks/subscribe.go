@@ -191,86 +191,120 @@ func (s *Subscriptions) Serve(ctx context.Context, req *configv1.SubscribeWebhoo
 		return err
 	}
 	defer leave()
-	allowed, recheck, err := s.authorize(ctx)
-	if err != nil {
-		return s.ended(ctx, err)
+	st := &stream{s: s, license: req.GetLicenseId(), filter: newFilter(req), send: send, cursor: req.GetAfter()}
+	return s.ended(ctx, st.run(ctx))
+}
+
+// stream is one subscription's state.
+type stream struct {
+	s       *Subscriptions
+	license string
+	filter  filter
+	send    func(*configv1.SubscribeWebhooksResponse) error
+
+	cursor   string          // the id of the last event passed, sent or not; "" before the first kept
+	allowed  map[string]bool // the webhook ids the caller may receive deliveries of
+	recheck  time.Time       // when to ask for allowed again
+	nextBeat time.Time       // when to send a heartbeat if no event is sent before
+	failing  time.Time       // since when the store fails, or zero
+	pause    time.Duration   // before the next read of a failing store
+}
+
+// run authorises the caller, finds where the stream starts, and then reads and sends until an
+// error ends the stream.
+func (st *stream) run(ctx context.Context) error {
+	var err error
+	if st.allowed, st.recheck, err = st.s.authorize(ctx); err != nil {
+		return err
 	}
-	license := req.GetLicenseId()
-	cursor := req.GetAfter()
-	switch cursor {
+	switch st.cursor {
 	case "0":
-		cursor = "" // the oldest event kept
+		st.cursor = "" // the oldest event kept
 	case "":
-		if cursor, err = s.o.Store.Last(ctx, license); err != nil {
-			s.o.Logger.WarnContext(ctx, "webhook subscription: the event store failed", "err", err)
-			return s.ended(ctx, status.Error(codes.Unavailable, "the webhook event store is unavailable: retry"))
+		if st.cursor, err = st.s.o.Store.Last(ctx, st.license); err != nil {
+			st.s.o.Logger.WarnContext(ctx, "webhook subscription: the event store failed", "err", err)
+			return status.Error(codes.Unavailable, "the webhook event store is unavailable: retry")
 		}
 	}
-	f := newFilter(req)
-	beat := func() error {
-		return send(&configv1.SubscribeWebhooksResponse{Message: &configv1.SubscribeWebhooksResponse_Heartbeat{
-			Heartbeat: &configv1.WebhookHeartbeat{After: cursor},
-		}})
+	if err := st.beat(); err != nil {
+		return err
 	}
-	if err := beat(); err != nil {
-		return s.ended(ctx, err)
-	}
-	nextBeat := s.o.Now().Add(s.o.Heartbeat)
-	var failingSince time.Time
-	pause := 50 * time.Millisecond
 	for {
-		now := s.o.Now()
-		if !now.Before(recheck) {
-			if allowed, recheck, err = s.authorize(ctx); err != nil {
-				return s.ended(ctx, err)
-			}
-		}
-		// A read waits for events until the next heartbeat or re-check is due.
-		wait := max(min(nextBeat.Sub(now), recheck.Sub(now)), time.Millisecond)
-		events, err := s.o.Store.Read(ctx, license, cursor, s.o.Batch, wait)
-		if ctx.Err() != nil {
-			return s.ended(ctx, ctx.Err())
-		}
-		switch {
-		case errors.Is(err, ErrTrimmed):
-			return status.Errorf(codes.OutOfRange, "the events after %s are no longer kept (older than WEBHOOK_RETENTION, or past WEBHOOK_STREAM_MAX_LEN): some are lost; subscribe again without after to follow from now", cursor)
-		case err != nil:
-			if failingSince.IsZero() {
-				failingSince = now
-				s.o.Logger.WarnContext(ctx, "webhook subscription: the event store failed; reading again", "err", err)
-			} else if now.Sub(failingSince) > storeGrace {
-				return status.Errorf(codes.Unavailable, "the webhook event store has failed for %v: subscribe again with after %q", storeGrace, cursor)
-			}
-			t := time.NewTimer(pause)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return s.ended(ctx, ctx.Err())
-			}
-			pause = min(2*pause, time.Second)
-		default:
-			if !failingSince.IsZero() {
-				s.o.Logger.InfoContext(ctx, "webhook subscription: the event store answers again", "after", s.o.Now().Sub(failingSince).String())
-				failingSince, pause = time.Time{}, 50*time.Millisecond
-			}
-		}
-		s.buffered.Add(float64(len(events)))
-		sent, err := s.deliver(ctx, events, allowed, f, &cursor, send)
-		s.buffered.Sub(float64(len(events)))
-		if err != nil {
-			return s.ended(ctx, err)
-		}
-		now = s.o.Now()
-		if sent {
-			nextBeat = now.Add(s.o.Heartbeat)
-		} else if !now.Before(nextBeat) {
-			if err := beat(); err != nil {
-				return s.ended(ctx, err)
-			}
-			nextBeat = now.Add(s.o.Heartbeat)
+		if err := st.step(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+// step re-checks the authorisation when due, reads what follows the cursor (waiting for it until
+// a heartbeat or re-check is due) and sends what passes, or a heartbeat when due.
+func (st *stream) step(ctx context.Context) error {
+	s := st.s
+	now := s.o.Now()
+	if !now.Before(st.recheck) {
+		var err error
+		if st.allowed, st.recheck, err = s.authorize(ctx); err != nil {
+			return err
+		}
+	}
+	wait := max(min(st.nextBeat.Sub(now), st.recheck.Sub(now)), time.Millisecond)
+	events, err := s.o.Store.Read(ctx, st.license, st.cursor, s.o.Batch, wait)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrTrimmed):
+		return status.Errorf(codes.OutOfRange, "the events after %s are no longer kept (older than WEBHOOK_RETENTION, or past WEBHOOK_STREAM_MAX_LEN), so some are lost: subscribe again with after \"0\" for the oldest kept, or without after for new ones", st.cursor)
+	case err != nil:
+		return st.storeFailed(ctx, now, err)
+	case !st.failing.IsZero():
+		s.o.Logger.InfoContext(ctx, "webhook subscription: the event store answers again", "after", now.Sub(st.failing).String())
+		st.failing = time.Time{}
+	}
+	s.buffered.Add(float64(len(events)))
+	sent, err := s.deliver(ctx, events, st.allowed, st.filter, &st.cursor, st.send)
+	s.buffered.Sub(float64(len(events)))
+	if err != nil {
+		return err
+	}
+	if now = s.o.Now(); sent {
+		st.nextBeat = now.Add(s.o.Heartbeat)
+	} else if !now.Before(st.nextBeat) {
+		return st.beat()
+	}
+	return nil
+}
+
+// beat sends a heartbeat.
+func (st *stream) beat() error {
+	st.nextBeat = st.s.o.Now().Add(st.s.o.Heartbeat)
+	return st.send(&configv1.SubscribeWebhooksResponse{Message: &configv1.SubscribeWebhooksResponse_Heartbeat{
+		Heartbeat: &configv1.WebhookHeartbeat{After: st.cursor},
+	}})
+}
+
+// storeFailed rides out a failing store (a Redis restart) for storeGrace: it pauses, longer each
+// time, before the next read, sending heartbeats when due; past the grace it ends the stream.
+func (st *stream) storeFailed(ctx context.Context, now time.Time, err error) error {
+	if st.failing.IsZero() {
+		st.failing, st.pause = now, 50*time.Millisecond
+		st.s.o.Logger.WarnContext(ctx, "webhook subscription: the event store failed; reading again", "err", err)
+	} else if now.Sub(st.failing) > storeGrace {
+		return status.Errorf(codes.Unavailable, "the webhook event store has failed for %v: subscribe again with after %q", storeGrace, st.cursor)
+	}
+	if !now.Before(st.nextBeat) {
+		if err := st.beat(); err != nil {
+			return err
+		}
+	}
+	t := time.NewTimer(st.pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	st.pause = min(2*st.pause, time.Second)
+	return nil
 }
 
 // deliver sends the events that pass the subscription's authorisation and filters, moving cursor
