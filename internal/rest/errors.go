@@ -143,6 +143,18 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 	}
 }
 
+// ErrorBody returns the upstream's error body of type typ with message msg.
+func ErrorBody(typ, msg string) []byte {
+	b, _ := json.Marshal(errorBody{errorDetail{Type: typ, Message: msg}})
+	return b
+}
+
+// WriteErrorBody answers with httpStatus and the upstream's error body of type typ and message
+// msg: for the gateway's own endpoints, which answer in the API's shape.
+func WriteErrorBody(w http.ResponseWriter, httpStatus int, typ, msg string) {
+	writeError(w, httpStatus, errorDetail{Type: typ, Message: msg})
+}
+
 func writeError(w http.ResponseWriter, httpStatus int, d errorDetail) {
 	b, _ := json.Marshal(errorBody{d})
 	w.Header().Set("Content-Type", "application/json")

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/livechat-gateway/gateway/internal/rest"
 	"github.com/livechat-gateway/gateway/internal/wire"
 )
 
@@ -104,7 +105,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		rc.count.WithLabelValues(ResultShed).Inc()
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "too_many_requests", "too many webhook deliveries at once; retry")
+		rest.WriteErrorBody(w, http.StatusServiceUnavailable, "too_many_requests", "too many webhook deliveries at once; retry")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, rc.o.MaxBodyBytes))
@@ -138,26 +139,26 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		rc.count.WithLabelValues(ResultStoreError).Inc()
 		log.Error("webhook delivery not verified: the secrets could not be read; answered 503 for a retry", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "internal", "the delivery could not be verified now; retry")
+		rest.WriteErrorBody(w, http.StatusServiceUnavailable, "internal", "the delivery could not be verified now; retry")
 		return
 	}
 	if !ok {
 		rc.count.WithLabelValues(ResultUnauthorized).Inc()
 		log.Warn("webhook delivery refused: its secret_key is not the webhook's", "remote", req.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "authentication", "secret_key is not the secret of a webhook this gateway knows")
+		rest.WriteErrorBody(w, http.StatusUnauthorized, "authentication", "secret_key is not the secret of a webhook this gateway knows")
 		return
 	}
 	if !sameLicense {
 		rc.count.WithLabelValues(ResultUnauthorized).Inc()
 		log.Warn("webhook delivery refused: its webhook's deliveries carry another license_id", "remote", req.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "authentication", "license_id is not the license of this webhook's deliveries")
+		rest.WriteErrorBody(w, http.StatusUnauthorized, "authentication", "license_id is not the license of this webhook's deliveries")
 		return
 	}
 	id, dup, err := rc.o.Store.Append(ctx, ev.LicenseID, ev)
 	if err != nil {
 		rc.count.WithLabelValues(ResultStoreError).Inc()
 		log.Error("webhook delivery not stored; answered 503 for a retry", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "internal", "the delivery could not be stored; retry")
+		rest.WriteErrorBody(w, http.StatusServiceUnavailable, "internal", "the delivery could not be stored; retry")
 		return
 	}
 	result := ResultStored
@@ -174,14 +175,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (rc *Receiver) refuse(w http.ResponseWriter, req *http.Request, status int, msg string) {
 	rc.count.WithLabelValues(ResultMalformed).Inc()
 	rc.o.Logger.Warn("webhook delivery refused: malformed", "status", status, "reason", msg, "remote", req.RemoteAddr)
-	writeError(w, status, "validation", msg)
-}
-
-// writeError writes the upstream's error body, {"error": {"type", "message"}}.
-func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"type": typ, "message": msg}})
+	rest.WriteErrorBody(w, status, "validation", msg)
 }
 
 // parse reads a delivery in the general webhook format, returning the event, its secret and ""

@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -135,8 +134,7 @@ func sseFrame(m *configv1.SubscribeWebhooksResponse) (string, error) {
 // sseError is the event that ends a stream with err: the upstream's error body.
 func sseError(err error) string {
 	st := status.Convert(err)
-	b, _ := json.Marshal(map[string]map[string]string{"error": {"type": service.TypeOf(st), "message": st.Message()}})
-	return "event: error\ndata: " + string(b) + "\n\n"
+	return "event: error\ndata: " + string(rest.ErrorBody(service.TypeOf(st), st.Message())) + "\n\n"
 }
 
 // sseRequest reads the request from the query and Last-Event-ID, refusing what it does not know.
