@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+)
+
+// shellWords splits one command line as a POSIX shell would, for the quoting -dev's help uses:
+// words split at blanks, and single-quoted text taken as it is.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for _, r := range line {
+		switch {
+		case quoted && r == '\'':
+			quoted = false
+		case quoted:
+			word.WriteRune(r)
+		case r == '\'':
+			quoted, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		case r == '"' || r == '\\' || r == '$' || r == '`' || r == '*' || r == '?':
+			t.Fatalf("the help's command has an unquoted %q, which the shell would interpret: %s", r, line)
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("an unterminated quote in the help's command: %s", line)
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+// printedCommand returns the words of the first command in help that starts with program and
+// contains marker, its continuation lines (ending with " \") joined.
+func printedCommand(t *testing.T, help, program, marker string) []string {
+	t.Helper()
+	joined := strings.ReplaceAll(help, " \\\n", " ")
+	for line := range strings.Lines(joined) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, program+" ") && strings.Contains(line, marker) {
+			return shellWords(t, line)
+		}
+	}
+	t.Fatalf("gateway -dev printed no %s command with %q:\n%s", program, marker, help)
+	return nil
+}
+
+// command is a curl or grpcurl command line, read by the flags -dev's help uses.
+type command struct {
+	headers    http.Header
+	data       string   // -d
+	positional []string // what is not a flag
+	flags      []string // the flags without a value (-s, -N, -plaintext, ...)
+}
+
+// parseCommand reads words (without the program) of a curl or grpcurl command.
+func parseCommand(t *testing.T, words []string) command {
+	t.Helper()
+	c := command{headers: http.Header{}}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch w {
+		case "-H", "-d":
+			if i+1 == len(words) {
+				t.Fatalf("%s without its value in %q", w, words)
+			}
+			i++
+			if w == "-d" {
+				c.data = words[i]
+			} else {
+				k, v, ok := strings.Cut(words[i], ":")
+				if !ok {
+					t.Fatalf("a header without a colon: %q", words[i])
+				}
+				c.headers.Add(k, strings.TrimSpace(v))
+			}
+		default:
+			if strings.HasPrefix(w, "-") {
+				c.flags = append(c.flags, w)
+			} else {
+				c.positional = append(c.positional, w)
+			}
+		}
+	}
+	return c
+}
+
+// TestDevWebhookStream is issue 15's acceptance 7: `gateway -dev` prints a working grpcurl
+// command that shows an event fired at the emulator. It runs the real -dev process, makes
+// exactly the gRPC call its printed grpcurl command describes (address, headers, the -d JSON
+// decoded into the request type, method), and the printed server-sent events curl too, fires the
+// printed emulator command, and checks that the event arrives on both streams, with the payload
+// as fired and nothing else: no secret.
+func TestDevWebhookStream(t *testing.T) {
+	_, restURL, help := startDev(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// The grpcurl command: grpcurl -plaintext -H 'authorization: ...' -d '{...}' ADDR METHOD.
+	gc := parseCommand(t, printedCommand(t, help, "grpcurl", "SubscribeWebhooks")[1:])
+	if len(gc.positional) != 2 || len(gc.flags) != 1 || gc.flags[0] != "-plaintext" {
+		t.Fatalf("the grpcurl command is not -plaintext with an address and a method: %+v", gc)
+	}
+	addr, method := gc.positional[0], gc.positional[1]
+	req := &configv1.SubscribeWebhooksRequest{}
+	if err := protojson.Unmarshal([]byte(gc.data), req); err != nil {
+		t.Fatalf("grpcurl's -d %s: %v", gc.data, err)
+	}
+	md := metadata.MD{}
+	for k, vs := range gc.headers {
+		md.Set(strings.ToLower(k), vs...)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := conn.NewStream(metadata.NewOutgoingContext(ctx, md), &grpc.StreamDesc{ServerStreams: true}, "/"+method)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.SendMsg(req); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recv := func() *configv1.SubscribeWebhooksResponse {
+		t.Helper()
+		m := &configv1.SubscribeWebhooksResponse{}
+		if err := stream.RecvMsg(m); err != nil {
+			t.Fatalf("the printed grpcurl call: %v", err)
+		}
+		return m
+	}
+	if m := recv(); m.GetHeartbeat() == nil {
+		t.Fatalf("the stream's first message = %v, want a heartbeat", m)
+	}
+
+	// The server-sent events curl: curl -sN 'URL' -H 'Authorization: ...'.
+	sc := parseCommand(t, printedCommand(t, help, "curl", "/webhooks/stream")[1:])
+	if len(sc.positional) != 1 || !strings.HasPrefix(sc.positional[0], restURL+"/") {
+		t.Fatalf("the server-sent events command has no URL of the gateway's (%s): %+v", restURL, sc)
+	}
+	sreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, sc.positional[0], nil)
+	sreq.Header = sc.headers
+	sresp, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	if sresp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(sresp.Body)
+		t.Fatalf("the printed server-sent events command: %s %s", sresp.Status, b)
+	}
+	frames := bufio.NewReader(sresp.Body)
+	// frame returns the next SSE frame's event name and data.
+	frame := func() (string, string) {
+		t.Helper()
+		var name, data string
+		for {
+			line, err := frames.ReadString('\n')
+			if err != nil {
+				t.Fatalf("the server-sent events stream: %v", err)
+			}
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case line == "":
+				return name, data
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}
+	if name, data := frame(); name != "heartbeat" {
+		t.Fatalf("the server-sent events stream's first frame = %s %s, want a heartbeat", name, data)
+	}
+
+	// The event: curl -s URL -H 'Content-Type: ...' -d '{...}', a POST as curl makes with -d.
+	ec := parseCommand(t, printedCommand(t, help, "curl", "/emulator/events")[1:])
+	if len(ec.positional) != 1 || ec.data == "" {
+		t.Fatalf("the emulator command has no URL or no body: %+v", ec)
+	}
+	ereq, _ := http.NewRequestWithContext(ctx, http.MethodPost, ec.positional[0], strings.NewReader(ec.data))
+	ereq.Header = ec.headers
+	eresp, err := http.DefaultClient.Do(ereq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(eresp.Body)
+	eresp.Body.Close()
+	var fired struct {
+		Deliveries []struct {
+			WebhookID string `json:"webhook_id"`
+			Status    int    `json:"status"`
+		} `json:"deliveries"`
+	}
+	if err := json.Unmarshal(answer, &fired); err != nil || eresp.StatusCode != http.StatusOK ||
+		len(fired.Deliveries) != 1 || fired.Deliveries[0].Status != http.StatusOK {
+		t.Fatalf("the printed emulator command: %s %s, want one delivery answered 200 by the receiver", eresp.Status, answer)
+	}
+	var sent struct {
+		License string          `json:"license"`
+		Action  string          `json:"action"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal([]byte(ec.data), &sent); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(surface string, ev *configv1.WebhookEvent, raw []byte) {
+		t.Helper()
+		if ev.GetAction() != sent.Action || ev.GetLicenseId() != sent.License || ev.GetWebhookId() != fired.Deliveries[0].WebhookID || ev.GetId() == "" {
+			t.Errorf("%s: event %v, want %s of license %s by webhook %s", surface, ev, sent.Action, sent.License, fired.Deliveries[0].WebhookID)
+		}
+		got, _ := ev.GetPayload().MarshalJSON()
+		if !jsonEqual(t, got, sent.Payload) {
+			t.Errorf("%s: payload %s, want %s as fired", surface, got, sent.Payload)
+		}
+		// No secret: the event holds the fields it should and no other, and its payload is
+		// the one fired. (The secret is random; internal/server's tests check a known one.)
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			t.Fatalf("%s: %v", surface, err)
+		}
+		for k := range fields {
+			if !slices.Contains([]string{"id", "received_at", "webhook_id", "action", "license_id", "payload", "additional_data"}, k) {
+				t.Errorf("%s: the event has a field %q: %s", surface, k, raw)
+			}
+		}
+		if bytes.Contains(bytes.ToLower(raw), []byte("secret")) {
+			t.Errorf("%s: a secret reached a subscriber: %s", surface, raw)
+		}
+	}
+	m := recv()
+	if m.GetEvent() == nil {
+		t.Fatalf("after the event, the gRPC stream sent %v, want the event", m)
+	}
+	raw, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m.GetEvent())
+	check("gRPC", m.GetEvent(), raw)
+	for {
+		name, data := frame()
+		if name == "heartbeat" {
+			continue
+		}
+		if name != "webhook" {
+			t.Fatalf("the server-sent events stream sent %s %s, want the event", name, data)
+		}
+		ev := &configv1.WebhookEvent{}
+		if err := protojson.Unmarshal([]byte(data), ev); err != nil {
+			t.Fatalf("an SSE frame's data: %v: %s", err, data)
+		}
+		check("server-sent events", ev, []byte(data))
+		break
+	}
+}
+
+// jsonEqual reports whether a and b hold the same JSON value.
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatal(err)
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return bytes.Equal(xb, yb)
+}
