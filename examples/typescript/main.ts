@@ -247,7 +247,13 @@ if (!emulator || !receiver) {
   check("SubscribeWebhooks: a resumed stream starts after the given id", resumed.start, first.id);
   const again = [await resumed.next(), await resumed.next()];
   check("SubscribeWebhooks: resumed with after, the missed events in order", again.map((e) => e.payload), missed);
-  check("SubscribeWebhooks: event ids grow", first.id < again[0].id && again[0].id < again[1].id, true);
+  // An id is "<milliseconds>-<sequence>": compared as two numbers, not as text.
+  const before = (a: string, b: string) => {
+    const [am, as] = a.split("-").map(BigInt);
+    const [bm, bs] = b.split("-").map(BigInt);
+    return am < bm || (am === bm && as < bs);
+  };
+  check("SubscribeWebhooks: event ids grow", before(first.id, again[0].id) && before(again[0].id, again[1].id), true);
   resumed.close();
   await webhooks.unregisterWebhook({ webhookId: hookId });
 }
