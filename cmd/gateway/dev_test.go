@@ -4,20 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
+	"github.com/livechat-gateway/gateway/internal/testutil/testpki"
 )
 
 // shellWords splits one command line as a POSIX shell would, for the quoting -dev's help uses:
@@ -75,31 +80,40 @@ func printedCommand(t *testing.T, help, program, marker string) []string {
 // command is a curl or grpcurl command line, read by the flags -dev's help uses.
 type command struct {
 	headers    http.Header
-	data       string   // -d
-	positional []string // what is not a flag
-	flags      []string // the flags without a value (-s, -N, -plaintext, ...)
+	data       string            // -d
+	files      map[string]string // the TLS flags' files: cacert, cert and key
+	positional []string          // what is not a flag
+	flags      []string          // the flags without a value (-s, -N, -plaintext, ...)
 }
 
-// parseCommand reads words (without the program) of a curl or grpcurl command.
-func parseCommand(t *testing.T, words []string) command {
+// parseCommand reads words (without the program) of a curl or grpcurl command. Its TLS flags'
+// files are looked up in files, the names -dev prints standing for the test's own.
+func parseCommand(t *testing.T, words []string, files map[string]string) command {
 	t.Helper()
-	c := command{headers: http.Header{}}
+	c := command{headers: http.Header{}, files: map[string]string{}}
 	for i := 0; i < len(words); i++ {
 		w := words[i]
-		switch w {
-		case "-H", "-d":
+		switch name := strings.TrimLeft(w, "-"); name {
+		case "H", "d", "cacert", "cert", "key":
 			if i+1 == len(words) {
 				t.Fatalf("%s without its value in %q", w, words)
 			}
 			i++
-			if w == "-d" {
+			switch name {
+			case "d":
 				c.data = words[i]
-			} else {
+			case "H":
 				k, v, ok := strings.Cut(words[i], ":")
 				if !ok {
 					t.Fatalf("a header without a colon: %q", words[i])
 				}
 				c.headers.Add(k, strings.TrimSpace(v))
+			default:
+				f, ok := files[words[i]]
+				if !ok {
+					t.Fatalf("%s names %s, which the test has no file for", w, words[i])
+				}
+				c.files[name] = f
 			}
 		default:
 			if strings.HasPrefix(w, "-") {
@@ -112,21 +126,72 @@ func parseCommand(t *testing.T, words []string) command {
 	return c
 }
 
+// tlsConfig is the client TLS of c's -cacert/-cert/-key files, read as grpcurl and curl read
+// them, or nil when c gives none.
+func (c command) tlsConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	if len(c.files) == 0 {
+		return nil
+	}
+	cfg := &tls.Config{}
+	if f := c.files["cacert"]; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		cfg.RootCAs.AppendCertsFromPEM(pem)
+	}
+	if c.files["cert"] != "" {
+		pair, err := tls.LoadX509KeyPair(c.files["cert"], c.files["key"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg
+}
+
 // TestDevWebhookStream is issue 15's acceptance 7: `gateway -dev` prints a working grpcurl
 // command that shows an event fired at the emulator. It runs the real -dev process, makes
-// exactly the gRPC call its printed grpcurl command describes (address, headers, the -d JSON
-// decoded into the request type, method), and the printed server-sent events curl too, fires the
-// printed emulator command, and checks that the event arrives on both streams, with the payload
-// as fired and nothing else: no secret.
+// exactly the gRPC call its printed grpcurl command describes (address, headers, TLS files, the
+// -d JSON decoded into the request type, method), and the printed server-sent events curl too,
+// fires the printed emulator command, and checks that the event arrives on both streams, with the
+// payload as fired and nothing else: no secret. Plaintext, and with mTLS, where the emulator's
+// deliveries still reach the receiver (in process) and the printed commands name the CA and
+// client files for the reader to fill in (here, the test's own).
 func TestDevWebhookStream(t *testing.T) {
-	_, restURL, help := startDev(t)
+	t.Run("plaintext", func(t *testing.T) { watchDevStream(t, nil) })
+	t.Run("mTLS", func(t *testing.T) {
+		ca := testpki.NewCA(t, "test CA")
+		srv := ca.Server().WriteFiles()
+		client := ca.Client("test client").WriteFiles()
+		watchDevStream(t, map[string]string{"CA.pem": ca.File, "client.pem": client.CertFile, "client-key.pem": client.KeyFile},
+			"TLS_CERT_FILE="+srv.CertFile, "TLS_KEY_FILE="+srv.KeyFile, "TLS_CLIENT_CA_FILE="+ca.File)
+	})
+}
+
+// watchDevStream runs TestDevWebhookStream against `gateway -dev` with env; files maps the TLS
+// file names the help prints to the test's own.
+func watchDevStream(t *testing.T, files map[string]string, env ...string) {
+	_, restURL, help := startDev(t, env...)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	// The grpcurl command: grpcurl -plaintext -H 'authorization: ...' -d '{...}' ADDR METHOD.
-	gc := parseCommand(t, printedCommand(t, help, "grpcurl", "SubscribeWebhooks")[1:])
-	if len(gc.positional) != 2 || len(gc.flags) != 1 || gc.flags[0] != "-plaintext" {
-		t.Fatalf("the grpcurl command is not -plaintext with an address and a method: %+v", gc)
+	// The grpcurl command: grpcurl -plaintext (or TLS files) -H 'authorization: ...' -d '{...}'
+	// ADDR METHOD.
+	gc := parseCommand(t, printedCommand(t, help, "grpcurl", "SubscribeWebhooks")[1:], files)
+	creds := insecure.NewCredentials()
+	if cfg := gc.tlsConfig(t); cfg != nil {
+		creds = credentials.NewTLS(cfg)
+		if len(gc.flags) != 0 {
+			t.Fatalf("the grpcurl command has flags %q besides its TLS files", gc.flags)
+		}
+	} else if len(gc.flags) != 1 || gc.flags[0] != "-plaintext" {
+		t.Fatalf("the grpcurl command is neither -plaintext nor TLS: %+v", gc)
+	}
+	if len(gc.positional) != 2 {
+		t.Fatalf("the grpcurl command has no address and method: %+v", gc)
 	}
 	addr, method := gc.positional[0], gc.positional[1]
 	req := &configv1.SubscribeWebhooksRequest{}
@@ -137,7 +202,7 @@ func TestDevWebhookStream(t *testing.T) {
 	for k, vs := range gc.headers {
 		md.Set(strings.ToLower(k), vs...)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,13 +230,15 @@ func TestDevWebhookStream(t *testing.T) {
 	}
 
 	// The server-sent events curl: curl -sN 'URL' -H 'Authorization: ...'.
-	sc := parseCommand(t, printedCommand(t, help, "curl", "/webhooks/stream")[1:])
+	sc := parseCommand(t, printedCommand(t, help, "curl", "/webhooks/stream")[1:], files)
 	if len(sc.positional) != 1 || !strings.HasPrefix(sc.positional[0], restURL+"/") {
 		t.Fatalf("the server-sent events command has no URL of the gateway's (%s): %+v", restURL, sc)
 	}
 	sreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, sc.positional[0], nil)
 	sreq.Header = sc.headers
-	sresp, err := http.DefaultClient.Do(sreq)
+	sseClient := &http.Client{Transport: &http.Transport{TLSClientConfig: sc.tlsConfig(t)}}
+	defer sseClient.CloseIdleConnections()
+	sresp, err := sseClient.Do(sreq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +273,7 @@ func TestDevWebhookStream(t *testing.T) {
 	}
 
 	// The event: curl -s URL -H 'Content-Type: ...' -d '{...}', a POST as curl makes with -d.
-	ec := parseCommand(t, printedCommand(t, help, "curl", "/emulator/events")[1:])
+	ec := parseCommand(t, printedCommand(t, help, "curl", "/emulator/events")[1:], nil)
 	if len(ec.positional) != 1 || ec.data == "" {
 		t.Fatalf("the emulator command has no URL or no body: %+v", ec)
 	}
