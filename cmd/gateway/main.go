@@ -232,9 +232,9 @@ Try:
 `, curlTLS, scheme, httpHost, grpcurlTLS, grpcHost)
 	if hooks != nil {
 		fmt.Fprintf(w, `
-Webhooks: license %s has webhooks of %s (%s), registered through the
-gateway as %s with the URL of its receiver, %s, to which the
-emulator delivers their events. Watch them arrive over gRPC:
+Webhooks: license %s has webhooks of %s, registered through the gateway
+as %s with the URL of its receiver, %s (ids %s);
+the emulator delivers their events there. Watch them arrive over gRPC:
   grpcurl %s -H 'authorization: Bearer %s' -d '{"license_id": "%s"}' \
     %s livechat.configuration.v1.WebhookService/SubscribeWebhooks
 or as server-sent events:
@@ -244,7 +244,7 @@ and, in another terminal, fire an event at the emulator (the same body again is 
 and stored once: change the chat id to fire another; deleting an agent fires agent_deleted):
   curl -s %s/emulator/events -H 'Content-Type: application/json' \
     -d '%s'
-`, devLicense, strings.Join(devActions, " and "), strings.Join(hooks.ids, ", "), devToken, hooks.receiverURL,
+`, devLicense, strings.Join(devActions, " and "), devToken, hooks.receiverURL, strings.Join(hooks.ids, ", "),
 			grpcurlTLS, devToken, devLicense, grpcHost,
 			curlTLS, scheme, httpHost, webhooks.SSEPath, devLicense, devToken,
 			cfg.UpstreamURL, devEvent)
