@@ -365,3 +365,12 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	yb, _ := json.Marshal(y)
 	return bytes.Equal(xb, yb)
 }
+
+// TestDevWithoutWebhooks: when -dev cannot register its webhooks (here every upstream call
+// fails), it still starts, serves and prints its help, without the webhook commands.
+func TestDevWithoutWebhooks(t *testing.T) {
+	_, _, help := startDev(t, "EMULATOR_ERROR_RATE=1")
+	if strings.Contains(help, "SubscribeWebhooks") || !strings.Contains(help, "GetAgent") {
+		t.Errorf("gateway -dev, its webhooks unregistered, printed:\n%s", help)
+	}
+}
