@@ -1,7 +1,9 @@
 // Command gateway serves the LiveChat Configuration API v3.2 over gRPC and REST (see README.md).
 //
 //	gateway        configured by the environment (GATEWAY_GRPC_ADDR, LIVECHAT_API_URL, ...)
-//	gateway -dev   the same, with an in-process emulator as the upstream: works offline
+//	gateway -dev   the same, with an in-process emulator as the upstream: works offline; the
+//	               emulator's webhooks are delivered to the gateway's own receiver, and the help
+//	               it prints shows how to subscribe to them and fire an event
 //	gateway -healthcheck
 //	               asks the gateway of this environment's GATEWAY_HTTP_ADDR for /healthz and exits
 //	               0 if it answers 200, else 1: a container health check without a shell or curl
@@ -81,12 +83,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 
 	var emu *emulator.Emulator
-	deliveries := &receiverTransport{}
+	var deliveries *receiverTransport // -dev's emulator's, set to the receiver once it is built
 	if *dev {
 		if getenv("GATEWAY_DRAIN_DELAY") == "" {
 			cfg.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
 		}
 		var stopEmu func()
+		deliveries = &receiverTransport{}
 		if emu, stopEmu, err = startEmulator(getenv, &cfg, emulator.WithDeliveryClient(&http.Client{Transport: deliveries})); err != nil {
 			return err
 		}
