@@ -1,7 +1,9 @@
 // Command gateway serves the LiveChat Configuration API v3.2 over gRPC and REST (see README.md).
 //
 //	gateway        configured by the environment (GATEWAY_GRPC_ADDR, LIVECHAT_API_URL, ...)
-//	gateway -dev   the same, with an in-process emulator as the upstream: works offline
+//	gateway -dev   the same, with an in-process emulator as the upstream: works offline; the
+//	               emulator's webhooks are delivered to the gateway's own receiver, and the help
+//	               it prints shows how to subscribe to them and fire an event
 //	gateway -healthcheck
 //	               asks the gateway of this environment's GATEWAY_HTTP_ADDR for /healthz and exits
 //	               0 if it answers 200, else 1: a container health check without a shell or curl
@@ -38,6 +40,7 @@ import (
 	hc "github.com/livechat-gateway/gateway/internal/healthcheck"
 	"github.com/livechat-gateway/gateway/internal/server"
 	"github.com/livechat-gateway/gateway/internal/tracing"
+	"github.com/livechat-gateway/gateway/internal/webhooks"
 )
 
 func main() {
@@ -80,12 +83,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 
 	var emu *emulator.Emulator
+	var deliveries *receiverTransport // -dev's emulator's, set to the receiver once it is built
 	if *dev {
 		if getenv("GATEWAY_DRAIN_DELAY") == "" {
 			cfg.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
 		}
 		var stopEmu func()
-		if emu, stopEmu, err = startEmulator(getenv, &cfg); err != nil {
+		deliveries = &receiverTransport{}
+		if emu, stopEmu, err = startEmulator(getenv, &cfg, emulator.WithDeliveryClient(&http.Client{Transport: deliveries})); err != nil {
 			return err
 		}
 		defer stopEmu()
@@ -100,7 +105,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	if *dev {
-		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr(), cfg)
+		deliveries.set(g.WebhookReceiver())
+		scheme := "http"
+		if cfg.TLS() {
+			scheme = "https"
+		}
+		receiverURL := scheme + "://" + loopback(g.WebhookAddr()) + "/webhooks"
+		hooks, err := registerDevWebhooks(ctx, g.Conn(), receiverURL)
+		if err != nil {
+			// The gateway serves anyway: only the webhook walk-through is missing.
+			log.Warn("gateway -dev: its webhooks could not be registered; no webhook commands are printed", "err", err)
+		}
+		printDevHelp(stdout, emu, g.GRPCAddr(), g.HTTPAddr(), cfg, hooks)
 	}
 	return g.Run(ctx)
 }
@@ -163,13 +179,13 @@ func unknownEnv(environ []string) []string {
 }
 
 // startEmulator serves an emulator on a free loopback port and points cfg at it. The emulator
-// reads the same EMULATOR_* variables as cmd/livechat-emulator.
-func startEmulator(getenv func(string) string, cfg *server.Config) (*emulator.Emulator, func(), error) {
+// reads the same EMULATOR_* variables as cmd/livechat-emulator; extra options follow them.
+func startEmulator(getenv func(string) string, cfg *server.Config, extra ...emulator.Option) (*emulator.Emulator, func(), error) {
 	opts, err := emulator.OptionsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := emulator.New(opts...)
+	e, err := emulator.New(append(opts, extra...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,8 +206,10 @@ func startEmulator(getenv func(string) string, cfg *server.Config) (*emulator.Em
 	return e, stop, nil
 }
 
-// printDevHelp prints what a newcomer needs to call the dev gateway of cfg.
-func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr, cfg server.Config) {
+// printDevHelp prints what a newcomer needs to call the dev gateway of cfg, and to watch the
+// webhook deliveries of hooks (nil when they could not be registered). Its last line is
+// devHelpEnd.
+func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr, cfg server.Config, hooks *devWebhooks) {
 	httpHost := loopback(httpAddr)
 	grpcHost := loopback(grpcAddr)
 	scheme, curlTLS, grpcurlTLS := "http", "", "-plaintext"
@@ -203,7 +221,7 @@ func printDevHelp(w io.Writer, e *emulator.Emulator, grpcAddr, httpAddr net.Addr
 			grpcurlTLS += " -cert client.pem -key client-key.pem"
 		}
 	}
-	fmt.Fprintf(w, "gateway -dev: gRPC on %s, REST on %s://%s, upstream: an in-process emulator\n\n", grpcHost, scheme, httpHost)
+	fmt.Fprintf(w, "gateway -dev: gRPC on %s, REST on %s://%s, upstream: an in-process emulator at %s\n\n", grpcHost, scheme, httpHost, cfg.UpstreamURL)
 	fmt.Fprintln(w, "Emulator tokens (Authorization: Bearer <token>):")
 	for _, t := range e.Tokens() {
 		fmt.Fprintf(w, "  %-16s license %s, agent %s, scopes %s\n", t.Token, t.License, t.Agent, strings.Join(t.Scopes, " "))
@@ -214,9 +232,31 @@ Try:
     -H 'Authorization: Bearer dal:owner-a' -H 'Content-Type: application/json' -d '{}'
   grpcurl %s -H 'authorization: Bearer dal:owner-a' -d '{"id": "owner-a@example.com"}' \
     %s livechat.configuration.v1.AgentService/GetAgent
-
 `, curlTLS, scheme, httpHost, grpcurlTLS, grpcHost)
+	if hooks != nil {
+		fmt.Fprintf(w, `
+Webhooks: license %s has webhooks of %s, registered through the gateway
+as %s with the URL of its receiver, %s (ids %s);
+the emulator delivers their events there. Watch them arrive over gRPC:
+  grpcurl %s -H 'authorization: Bearer %s' -d '{"license_id": "%s"}' \
+    %s livechat.configuration.v1.WebhookService/SubscribeWebhooks
+or as server-sent events:
+  curl -sN %s'%s://%s%s?license_id=%s' \
+    -H 'Authorization: Bearer %s'
+and, in another terminal, fire an event at the emulator (the same body again is taken for a retry
+and stored once: change the chat id to fire another; deleting an agent fires agent_deleted):
+  curl -s %s/emulator/events -H 'Content-Type: application/json' \
+    -d '%s'
+`, devLicense, strings.Join(devActions, " and "), devToken, hooks.receiverURL, strings.Join(hooks.ids, ", "),
+			grpcurlTLS, devToken, devLicense, grpcHost,
+			curlTLS, scheme, httpHost, webhooks.SSEPath, devLicense, devToken,
+			cfg.UpstreamURL, devEvent)
+	}
+	fmt.Fprintf(w, "\n%s\n", devHelpEnd)
 }
+
+// devHelpEnd is the last line of -dev's help.
+const devHelpEnd = "Ctrl-C stops the gateway."
 
 // loopback returns addr with an unspecified host replaced by localhost, for copy and paste.
 func loopback(addr net.Addr) string {

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // startDev runs `gateway -dev` on free ports with extra environment variables, and returns the
-// process, its REST URL and what it printed up to then.
+// process, its REST URL and the help it printed (up to devHelpEnd, its last line).
 func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-dev")
@@ -70,7 +70,7 @@ func startDev(t *testing.T, env ...string) (*exec.Cmd, string, string) {
 		if m := restURL.FindStringSubmatch(lines.Text()); m != nil {
 			url = m[1]
 		}
-		if strings.Contains(lines.Text(), "grpcurl") {
+		if lines.Text() == devHelpEnd {
 			go io.Copy(io.Discard, out)
 			break
 		}

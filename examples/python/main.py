@@ -1,19 +1,24 @@
 """Calls every service of a running gateway through the generated Python stubs and checks what comes
 back: a write then a read, an error decoded into its ErrorInfo, a property written as a Struct and
-read back, and an update_mask that clears a list. It exits 1 on any mismatch.
+read back, an update_mask that clears a list, and a webhook subscription that receives an event and
+resumes after it. It exits 1 on any mismatch.
 
 GATEWAY_GRPC_ADDR is the gateway's gRPC address (host:port), LIVECHAT_TOKEN the token; against
-`gateway -dev`, dal:owner-a (the owner of license A). clients/python must be on sys.path (./run
-sets PYTHONPATH).
+`gateway -dev`, dal:owner-a (the owner of license A). EMULATOR_URL (-dev's emulator) and
+GATEWAY_WEBHOOK_URL (the receiver's URL) turn the subscription on. clients/python must be on sys.path
+(./run sets PYTHONPATH).
 """
 
+import json
 import os
 import sys
 import time
+import urllib.request
 
 import grpc
 
 import livechat_gateway as lg
+from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 from livechat.configuration.v1 import (
     agent_pb2,
@@ -180,6 +185,76 @@ webhook_id = webhooks.RegisterWebhook(webhook_pb2.RegisterWebhookRequest(
 listed = webhooks.ListRegisteredWebhooks(webhook_pb2.ListRegisteredWebhooksRequest()).webhooks
 check("WebhookService: registered then listed", [h.url for h in listed if h.webhook_id == webhook_id], [url])
 webhooks.UnregisterWebhook(webhook_pb2.UnregisterWebhookRequest(webhook_id=webhook_id))
+
+# WebhookService.SubscribeWebhooks, a server stream of the deliveries the gateway's receiver
+# stored: subscribe, fire an event at the emulator (which -dev makes deliver to the gateway's
+# receiver), receive it, then disconnect, miss two events, and resume after the last one
+# processed. Only against `gateway -dev`, whose emulator examples/run names.
+emulator, receiver = os.environ.get("EMULATOR_URL"), os.environ.get("GATEWAY_WEBHOOK_URL")
+if not emulator or not receiver:
+    print("skip SubscribeWebhooks: EMULATOR_URL and GATEWAY_WEBHOOK_URL are unset (examples/run sets them)")
+else:
+    # A webhook of this run's own, with a secret it knows, registered with the receiver's URL: the
+    # gateway learns the secret as the registration passes through it.
+    secret_key = f"example-secret-{run}"
+    hook_id = webhooks.RegisterWebhook(webhook_pb2.RegisterWebhookRequest(
+        action="incoming_chat", secret_key=secret_key, url=receiver)).webhook_id
+
+    def fire(chat_id):
+        """Asks the emulator to deliver an incoming_chat event of license A; returns its payload."""
+        payload = {"chat": {"id": chat_id, "users": []}}
+        body = json.dumps({"license": "A", "action": "incoming_chat", "payload": payload}).encode()
+        req = urllib.request.Request(f"{emulator}/emulator/events", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            deliveries = json.load(resp)["deliveries"]
+        check(f"emulator: {chat_id} delivered to the receiver",
+              [d.get("status") for d in deliveries if d["webhook_id"] == hook_id], [200])
+        return payload
+
+    def subscribe(after):
+        """Opens a stream of license A's deliveries to this run's webhook, after an event id ("" for
+        only new ones). The first message is always a heartbeat, whose after says where the stream
+        starts; it is returned with the stream."""
+        stream = webhooks.SubscribeWebhooks(
+            webhook_pb2.SubscribeWebhooksRequest(license_id="A", webhook_ids=[hook_id], after=after), timeout=30)
+        first = next(stream)
+        if first.WhichOneof("message") != "heartbeat":
+            raise RuntimeError(f"the stream started with {first}, not a heartbeat")
+        return stream, first.heartbeat.after
+
+    def next_event(stream):
+        """The stream's next event, past heartbeats."""
+        for m in stream:
+            if m.WhichOneof("message") == "event":
+                return m.event
+        raise RuntimeError("the stream ended")
+
+    live, _ = subscribe("")
+    first_payload = fire(f"chat-{run}-1")
+    first = next_event(live)
+    check("SubscribeWebhooks: the fired event arrives",
+          (first.action, first.license_id, first.webhook_id), ("incoming_chat", "A", hook_id))
+    check("SubscribeWebhooks: its payload is the one delivered", lg.from_struct(first.payload), first_payload)
+    check("SubscribeWebhooks: the webhook's secret is not in the event",
+          secret_key in json_format.MessageToJson(first), False)
+    live.cancel()
+
+    # Disconnected, two more events arrive; resuming after the last event processed receives
+    # exactly those, in order (at least once: a subscriber that did not record an id would get it
+    # again).
+    missed = [fire(f"chat-{run}-2"), fire(f"chat-{run}-3")]
+    resumed, start = subscribe(first.id)
+    check("SubscribeWebhooks: a resumed stream starts after the given id", start, first.id)
+    again = [next_event(resumed), next_event(resumed)]
+    check("SubscribeWebhooks: resumed with after, the missed events in order",
+          [lg.from_struct(e.payload) for e in again], missed)
+    # An id is "<milliseconds>-<sequence>": compared as two numbers, not as text.
+    def order(event_id):
+        return tuple(int(part) for part in event_id.split("-"))
+    check("SubscribeWebhooks: event ids grow", order(first.id) < order(again[0].id) < order(again[1].id), True)
+    resumed.cancel()
+    webhooks.UnregisterWebhook(webhook_pb2.UnregisterWebhookRequest(webhook_id=hook_id))
 
 print(f"examples/python: {results['passed']} passed, {results['failed']} failed")
 sys.exit(0 if results["failed"] == 0 else 1)

@@ -1,15 +1,18 @@
 // Calls every service of a running gateway through the generated TypeScript client and checks
 // what comes back: a write then a read, an error decoded into its ErrorInfo, a property written as
-// a Struct and read back, and an update_mask that clears a list. It exits 1 on any mismatch.
+// a Struct and read back, an update_mask that clears a list, and a webhook subscription that
+// receives an event and resumes after it. It exits 1 on any mismatch.
 //
 // GATEWAY_GRPC_ADDR is the gateway's gRPC address (host:port), LIVECHAT_TOKEN the token; against
-// `gateway -dev`, dal:owner-a (the owner of license A).
+// `gateway -dev`, dal:owner-a (the owner of license A). EMULATOR_URL (-dev's emulator) and
+// GATEWAY_WEBHOOK_URL (the receiver's URL) turn the subscription on.
 import {
   Code,
   ConnectError,
   ErrorDomain,
   ErrorInfoSchema,
   RetryInfoSchema,
+  WebhookEventSchema,
   CreateBotRequestSchema,
   CreateGroupRequestSchema,
   UpdateAgentRequestSchema,
@@ -19,11 +22,13 @@ import {
   fromValue,
   gatewayClients,
   gatewayError,
+  toJson,
   toListValue,
   toValue,
   updateMask,
   updateRequest,
   type JsonObject,
+  type WebhookEvent,
 } from "@livechat-gateway/client";
 
 const address = process.env.GATEWAY_GRPC_ADDR;
@@ -176,6 +181,82 @@ const { webhookId } = await webhooks.registerWebhook({ action: "incoming_chat", 
 const { webhooks: hooks } = await webhooks.listRegisteredWebhooks({});
 check("WebhookService: registered then listed", hooks.find((h) => h.webhookId === webhookId)?.url, url);
 await webhooks.unregisterWebhook({ webhookId });
+
+// WebhookService.SubscribeWebhooks, a server stream of the deliveries the gateway's receiver
+// stored: subscribe, fire an event at the emulator (which -dev makes deliver to the gateway's
+// receiver), receive it, then disconnect, miss two events, and resume after the last one
+// processed. Only against `gateway -dev`, whose emulator examples/run names.
+const emulator = process.env.EMULATOR_URL;
+const receiver = process.env.GATEWAY_WEBHOOK_URL;
+if (!emulator || !receiver) {
+  console.log("skip SubscribeWebhooks: EMULATOR_URL and GATEWAY_WEBHOOK_URL are unset (examples/run sets them)");
+} else {
+  // A webhook of this run's own, with a secret it knows, registered with the receiver's URL:
+  // the gateway learns the secret as the registration passes through it.
+  const secretKey = `example-secret-${run}`;
+  const { webhookId: hookId } = await webhooks.registerWebhook({ action: "incoming_chat", secretKey, url: receiver });
+
+  // fire asks the emulator to deliver an incoming_chat event of license A, and returns the
+  // payload it delivered to this run's webhook.
+  const fire = async (chatId: string): Promise<JsonObject> => {
+    const payload = { chat: { id: chatId, users: [] } };
+    const resp = await fetch(`${emulator}/emulator/events`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ license: "A", action: "incoming_chat", payload }),
+    });
+    const { deliveries } = (await resp.json()) as { deliveries: { webhook_id: string; status: number }[] };
+    check(`emulator: ${chatId} delivered to the receiver`, deliveries.find((d) => d.webhook_id === hookId)?.status, 200);
+    return payload;
+  };
+
+  // subscribe opens a stream of license A's deliveries to this run's webhook, after an event id
+  // ("" for only new ones). The first message is always a heartbeat, whose after says where the
+  // stream starts; next() returns the events that follow, skipping heartbeats.
+  const subscribe = async (after: string) => {
+    const abort = new AbortController();
+    const stream = webhooks
+      .subscribeWebhooks({ licenseId: "A", webhookIds: [hookId], after }, { signal: abort.signal })
+      [Symbol.asyncIterator]();
+    const first = await stream.next();
+    if (first.done || first.value.message.case !== "heartbeat") throw new Error("the stream did not start with a heartbeat");
+    const next = async (): Promise<WebhookEvent> => {
+      for (;;) {
+        const m = await stream.next();
+        if (m.done) throw new Error("the stream ended");
+        if (m.value.message.case === "event") return m.value.message.value;
+      }
+    };
+    return { start: first.value.message.value.after, next, close: () => abort.abort() };
+  };
+
+  const live = await subscribe("");
+  const firstPayload = await fire(`chat-${run}-1`);
+  const first = await live.next();
+  check("SubscribeWebhooks: the fired event arrives", [first.action, first.licenseId, first.webhookId], ["incoming_chat", "A", hookId]);
+  check("SubscribeWebhooks: its payload is the one delivered", first.payload, firstPayload);
+  const json = JSON.stringify(toJson(WebhookEventSchema, first));
+  check("SubscribeWebhooks: the webhook's secret is not in the event", json.includes(secretKey), false);
+  live.close();
+
+  // Disconnected, two more events arrive; resuming after the last event processed receives
+  // exactly those, in order (at least once: a subscriber that did not record an id would get
+  // it again).
+  const missed = [await fire(`chat-${run}-2`), await fire(`chat-${run}-3`)];
+  const resumed = await subscribe(first.id);
+  check("SubscribeWebhooks: a resumed stream starts after the given id", resumed.start, first.id);
+  const again = [await resumed.next(), await resumed.next()];
+  check("SubscribeWebhooks: resumed with after, the missed events in order", again.map((e) => e.payload), missed);
+  // An id is "<milliseconds>-<sequence>": compared as two numbers, not as text.
+  const before = (a: string, b: string) => {
+    const [am, as] = a.split("-").map(BigInt);
+    const [bm, bs] = b.split("-").map(BigInt);
+    return am < bm || (am === bm && as < bs);
+  };
+  check("SubscribeWebhooks: event ids grow", before(first.id, again[0].id) && before(again[0].id, again[1].id), true);
+  resumed.close();
+  await webhooks.unregisterWebhook({ webhookId: hookId });
+}
 
 console.log(`examples/typescript: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -462,6 +462,15 @@ func (g *Gateway) WebhookAddr() net.Addr {
 // WebhookStore returns the store of the webhook events this gateway receives.
 func (g *Gateway) WebhookStore() webhooks.Store { return g.hooks.store }
 
+// WebhookReceiver returns the handler of POST /webhooks, for a program that hands deliveries
+// to it in process (gateway -dev's emulator), past the listeners and their TLS.
+func (g *Gateway) WebhookReceiver() http.Handler { return g.hooks.receiver }
+
+// Conn returns a connection to the gateway's services through the REST surface's in-process
+// channel: its calls take the same path as any other (interceptors, cache, the learning of
+// webhook secrets), and are logged and counted as the REST surface's. It serves before Run.
+func (g *Gateway) Conn() grpc.ClientConnInterface { return g.conn }
+
 // Run serves until ctx is done, then shuts down gracefully: it stops accepting, reports not
 // ready, lets in-flight calls finish within the shutdown timeout, and returns nil. It returns an
 // error if a server fails.

@@ -57,12 +57,14 @@ class _Details(grpc.ClientCallDetails):
     pass
 
 
-class _MetadataInterceptor(grpc.UnaryUnaryClientInterceptor):
-    # ClientCallDetails is a plain class in grpcio, not a namedtuple: copy it field by field.
+class _MetadataInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    # Both kinds of call the gateway serves: unary ones, and server streams (SubscribeWebhooks),
+    # which grpcio passes to a different method, without which they would go without a token.
     def __init__(self, md: list[tuple[str, str]]):
         self._md = md
 
-    def intercept_unary_unary(self, continuation, details, request):
+    def _details(self, details):
+        # ClientCallDetails is a plain class in grpcio, not a namedtuple: copy it field by field.
         new = _Details()
         new.method = details.method
         new.timeout = details.timeout
@@ -70,7 +72,13 @@ class _MetadataInterceptor(grpc.UnaryUnaryClientInterceptor):
         new.credentials = details.credentials
         new.wait_for_ready = getattr(details, "wait_for_ready", None)
         new.compression = getattr(details, "compression", None)
-        return continuation(new, request)
+        return new
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
 
 
 @dataclass
