@@ -6,6 +6,7 @@ package faults
 // SubscribeWebhooks streams, and the tests.
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/testutil"
@@ -214,12 +216,14 @@ func (a *acks) counts() (acked, retried, refused int) {
 // persists every write before acknowledging it (append-only file, fsync always) and
 // CACHE_KEY_SECRET. Two clients deliver continuously to both receivers, as LiveChat would,
 // retrying each delivery until it is answered 200. Redis is killed (SIGKILL, a crash) and started
-// again on the same port, then restarted (SIGTERM and start). Proves: every delivery
-// acknowledged with 200 reaches a subscriber that stays open across both outages (the stream
-// rides out the failing store), and a subscriber cut off during the outage that resumes at once
-// with after, on the other replica; in each stream ids strictly increase; deliveries refused 503
-// during the outage and retried after are delivered; a secret learned before the crash still
-// verifies after it.
+// again on the same port once the open streams have met the failing store, then restarted
+// (SIGTERM and start). Proves: every delivery acknowledged with 200 reaches a subscriber on
+// gateway 1 that stays open across both outages (its stream rides out the failing store), and
+// a subscriber on gateway 2 whose stream is cut off during the outage and that resumes at once
+// with after, while Redis is still down; in each stream ids strictly increase; deliveries refused
+// 503 during the outage and retried after it are delivered; the webhook's secret, learned through
+// gateway 1 before the crash, still verifies on both after it; and a subscriber that comes
+// without after while Redis is down is refused UNAVAILABLE (it cannot be told where "now" is).
 func TestWebhooksRedisRestart(t *testing.T) {
 	r := redistest.PersistentServer(t)
 	emu := startEmulator(t, nil)
@@ -454,13 +458,14 @@ func heap(t *testing.T, pprofAddr string) (alloc, inuse int64) {
 // off their growth by bandwidth estimation), so that what the client takes in ahead of its reads
 // is bounded.
 type slowStream struct {
-	t      *testing.T
-	name   string
-	stream grpc.ServerStreamingClient[pb.SubscribeWebhooksResponse]
-	last   string
-	keys   []string
-	seen   map[string]int
-	bad    []string // ids out of order
+	t    *testing.T
+	name string
+	// recv returns the stream's next message.
+	recv func() (*pb.SubscribeWebhooksResponse, error)
+	last string
+	keys []string
+	seen map[string]int
+	bad  []string // ids out of order
 }
 
 // openSlow opens a slow stream on g for license, from now, and reads its first message, a
@@ -479,13 +484,65 @@ func openSlow(t *testing.T, g *gateway, name, license string) *slowStream {
 	if err != nil || m.GetHeartbeat() == nil {
 		t.Fatalf("%s: first message = %v, %v; want a heartbeat", name, m, err)
 	}
-	return &slowStream{t: t, name: name, stream: stream, seen: map[string]int{}}
+	return &slowStream{t: t, name: name, recv: stream.Recv, seen: map[string]int{}}
+}
+
+// openSSE opens the REST counterpart on g for license, from now, as server-sent events, and reads
+// its first frame, a heartbeat. Its messages are read from the frames, one at a time.
+func openSSE(t *testing.T, g *gateway, name, license string) *slowStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.httpURL+"/v3.2/gateway/webhooks/stream?license_id="+license, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ownerA)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatalf("%s: GET the stream: %v", name, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: GET the stream = %d", name, resp.StatusCode)
+	}
+	r := bufio.NewReader(resp.Body)
+	recv := func() (*pb.SubscribeWebhooksResponse, error) {
+		fields := map[string]string{}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return nil, err
+			}
+			if line = strings.TrimSuffix(line, "\n"); line != "" {
+				k, v, _ := strings.Cut(line, ": ")
+				fields[k] = v
+				continue
+			}
+			switch fields["event"] {
+			case "webhook":
+				ev := new(pb.WebhookEvent)
+				if err := protojson.Unmarshal([]byte(fields["data"]), ev); err != nil {
+					return nil, fmt.Errorf("a webhook frame: %v", err)
+				}
+				return &pb.SubscribeWebhooksResponse{Message: &pb.SubscribeWebhooksResponse_Event{Event: ev}}, nil
+			case "heartbeat":
+				return &pb.SubscribeWebhooksResponse{Message: &pb.SubscribeWebhooksResponse_Heartbeat{Heartbeat: &pb.WebhookHeartbeat{}}}, nil
+			default:
+				return nil, fmt.Errorf("frame %v", fields)
+			}
+		}
+	}
+	if m, err := recv(); err != nil || m.GetHeartbeat() == nil {
+		t.Fatalf("%s: first frame = %v, %v; want a heartbeat", name, m, err)
+	}
+	return &slowStream{t: t, name: name, recv: recv, seen: map[string]int{}}
 }
 
 // next reads the stream's next event, passing heartbeats over, and records it.
 func (s *slowStream) next() error {
 	for {
-		m, err := s.stream.Recv()
+		m, err := s.recv()
 		if err != nil {
 			return err
 		}
@@ -549,17 +606,18 @@ func TestWebhooksBurstSlowSubscriber(t *testing.T) { testBurst(t, true) }
 func TestWebhooksBurstSlowSubscriberInProcess(t *testing.T) { testBurst(t, false) }
 
 // testBurst (issue 15, acceptance 6): a burst of 10,000 deliveries of 3 KB, from four senders, to
-// a gateway with WEBHOOK_SUBSCRIBER_BATCH=50, while a subscriber reads one message a second and
-// another reads as fast as it can; meanwhile a second gateway with WEBHOOK_STREAM_MAX_LEN=100
-// takes 1,000 deliveries of another license, followed by a subscriber as slow. Proves: the fast
-// subscriber receives all 10,000, each once, in each sender's order, with strictly increasing
-// ids; gateway_webhook_subscriber_buffered_events never exceeds WEBHOOK_SUBSCRIBER_BATCH per
-// stream, and once the fast one has everything it is the slow one's held batch, above 0 and at
-// most the batch; with Redis, the gateway's live heap (after a GC) with the slow subscriber
-// thousands of events behind grows by less than a quarter of those events' bytes (it would grow
-// by all of them if it buffered them); the slow subscriber then catches up with all 10,000, each
-// once and in order, after which nothing is held; and the slow subscriber of the short stream,
-// whose unread events were trimmed, ends with OUT_OF_RANGE after fewer than 1,000, in order.
+// a gateway with WEBHOOK_SUBSCRIBER_BATCH=50, while two subscribers, one over gRPC and one as
+// server-sent events, each read one message a second, and a third reads as fast as it can;
+// meanwhile a second gateway with WEBHOOK_STREAM_MAX_LEN=100 takes 1,000 deliveries of another
+// license, followed by a subscriber as slow. Proves: the fast subscriber receives all 10,000, each
+// once, in each sender's order, with strictly increasing ids; gateway_webhook_subscriber_
+// buffered_events never exceeds WEBHOOK_SUBSCRIBER_BATCH per stream, and once the fast one has
+// everything it is the slow ones' held batches, above 0 and at most a batch each; with Redis, the
+// gateway's live heap (after a GC) with the gRPC slow subscriber thousands of events behind grows
+// by less than a quarter of those events' bytes (it would grow by all of them if it buffered
+// them); the slow subscribers then catch up with all 10,000, each once and in order, after which
+// nothing is held; and the slow subscriber of the short stream, whose unread events were trimmed,
+// ends with OUT_OF_RANGE after fewer than 1,000, in order.
 func testBurst(t *testing.T, withRedis bool) {
 	const (
 		burst     = 10_000
@@ -587,6 +645,8 @@ func testBurst(t *testing.T, withRedis bool) {
 
 	fast := follow(t, g, "fast", "A", "")
 	slow := openSlow(t, g, "slow", "A")
+	slowSSE := openSSE(t, g, "slow, as server-sent events", "A")
+	slows := []*slowStream{slow, slowSSE}
 	trimmed := openSlow(t, gt, "slow on the short stream", "T")
 	alloc0, inuse0 := heap(t, pprofAddr)
 
@@ -654,8 +714,10 @@ func testBurst(t *testing.T, withRedis bool) {
 			t.Fatalf("the burst did not end within 60s (%d slow reads)", reads)
 		case <-tick.C:
 		}
-		if err := slow.next(); err != nil {
-			t.Fatalf("the slow subscriber's read %d: %v", reads, err)
+		for _, sl := range slows {
+			if err := sl.next(); err != nil {
+				t.Fatalf("%s, read %d: %v", sl.name, reads, err)
+			}
 		}
 		if trimmedEnd == nil {
 			// It may be cut off already, if the burst lasts longer than it takes to read what
@@ -686,34 +748,36 @@ func testBurst(t *testing.T, withRedis bool) {
 	}
 	fast.mu.Unlock()
 
-	// The slow subscriber is thousands of events behind, and the gateway holds no more than one
-	// batch of them.
+	// The slow subscribers are thousands of events behind, and the gateway holds no more than
+	// a batch for each.
 	behind := burst - len(slow.keys)
-	figure(t, "webhooks, buffered events at most, during the burst", "%v (two streams, batch %d); on the short stream's gateway %v (batch %d)", maxG, batch, maxGT, trimBatch)
-	if maxG > 2*batch || maxGT > trimBatch {
-		t.Errorf("%s reached %v on the gateway of two streams of batch %d, %v on the one of one stream of batch %d: more than a batch per stream", name, maxG, batch, maxGT, trimBatch)
+	figure(t, "webhooks, buffered events at most, during the burst", "%v (three streams, batch %d); on the short stream's gateway %v (batch %d)", maxG, batch, maxGT, trimBatch)
+	if maxG > 3*batch || maxGT > trimBatch {
+		t.Errorf("%s reached %v on the gateway of three streams of batch %d, %v on the one of one stream of batch %d: more than a batch per stream", name, maxG, batch, maxGT, trimBatch)
 	}
-	if held := gauge(g.metrics(), name); held <= 0 || held > batch {
-		t.Errorf("%s = %v with the slow subscriber %d events behind, want its held batch: above 0, at most %d", name, held, behind, batch)
+	if held := gauge(g.metrics(), name); held <= 0 || held > 2*batch {
+		t.Errorf("%s = %v with the slow subscribers %d and %d events behind, want their held batches: above 0, at most %d", name, held, behind, burst-len(slowSSE.keys), 2*batch)
 	}
 	alloc1, inuse1 := heap(t, pprofAddr)
 	backlog := int64(behind) * pad
-	figure(t, "webhooks, gateway heap after GC, slow subscriber behind", "%d events (%s) behind: live heap %s -> %s, in use %s -> %s",
-		behind, mb(backlog), mb(alloc0), mb(alloc1), mb(inuse0), mb(inuse1))
+	figure(t, "webhooks, gateway heap after GC, slow subscribers behind", "gRPC %d events (%s) behind, server-sent events %d (the rest in the sockets' buffers): live heap %s -> %s, in use %s -> %s",
+		behind, mb(backlog), burst-len(slowSSE.keys), mb(alloc0), mb(alloc1), mb(inuse0), mb(inuse1))
 	if withRedis && alloc1-alloc0 > backlog/4 {
 		t.Errorf("the gateway's live heap grew by %s with the slow subscriber %d events (%s) behind; want under a quarter of that: the backlog is buffered in memory",
 			mb(alloc1-alloc0), behind, mb(backlog))
 	}
 
-	// The slow subscriber catches up: everything, once, in order; then nothing is held.
-	for len(slow.keys) < burst {
-		if err := slow.next(); err != nil {
-			t.Fatalf("the slow subscriber, catching up after %d events: %v", len(slow.keys), err)
+	// The slow subscribers catch up: everything, once, in order; then nothing is held.
+	for _, sl := range slows {
+		for len(sl.keys) < burst {
+			if err := sl.next(); err != nil {
+				t.Fatalf("%s, catching up after %d events: %v", sl.name, len(sl.keys), err)
+			}
 		}
-	}
-	inOrder(t, "the slow subscriber, caught up", slow.keys, burst)
-	if len(slow.bad) > 0 {
-		t.Errorf("the slow subscriber: ids not strictly increasing: %v", slow.bad[:min(5, len(slow.bad))])
+		inOrder(t, sl.name+", caught up", sl.keys, burst)
+		if len(sl.bad) > 0 {
+			t.Errorf("%s: ids not strictly increasing: %v", sl.name, sl.bad[:min(5, len(sl.bad))])
+		}
 	}
 	if !testutil.WaitFor(10*time.Second, func() bool { return gauge(g.metrics(), name) == 0 }) {
 		t.Errorf("%s = %v once every subscriber has caught up, want 0", name, gauge(g.metrics(), name))
