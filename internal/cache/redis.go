@@ -46,6 +46,12 @@ type RedisOptions struct {
 	// enough that many replicas stay far below Redis's maxclients.
 	PoolSize int
 
+	// MinPoolSize, when above 0, is the fewest connections to one server the caller may need at
+	// once: a smaller PoolSize, or pool_size in the URL, is raised to it. For a client whose
+	// callers hold connections for long (the webhook subscriptions' blocking reads), so that no
+	// setting can starve them.
+	MinPoolSize int
+
 	// PoolTimeout is how long a call waits for a free connection when all PoolSize are busy.
 	// Default 50ms: a pool that stays exhausted means Redis is slow, and waiting longer only
 	// delays the fall-back.
@@ -143,6 +149,7 @@ func NewRedisClient(url string, o RedisOptions) (redis.UniversalClient, error) {
 	if u.PoolSize == 0 {
 		u.PoolSize = o.PoolSize
 	}
+	u.PoolSize = max(u.PoolSize, o.MinPoolSize)
 	if u.MinIdleConns == 0 {
 		u.MinIdleConns = o.MinIdleConns
 	}

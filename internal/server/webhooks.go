@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,13 @@ func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []by
 		// A client of its own: its pool is not the cache's, whose timeouts are tens of
 		// milliseconds, and a subscriber's blocking read must never hold a cache connection.
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout
+		// Connections enough for everything that may use one at once: each open subscription
+		// (a waiting one holds its connection in a blocking read until its next heartbeat),
+		// each delivery in flight, and the default pool's worth for learning secrets. With the
+		// default pool (10*GOMAXPROCS) that many idle subscribers took every connection, and
+		// every delivery to the replica was answered 503 (internal/server's
+		// TestSubscribersDoNotStarveReceiver). Connections open only as they are used.
+		ro.MinPoolSize = cfg.WebhookMaxSubscribers + cfg.WebhookMaxInFlight + 10*runtime.GOMAXPROCS(0)
 		ro.TracerProvider = tp
 		c, err := cache.NewRedisClient(cfg.RedisURL, ro)
 		if err != nil {

@@ -167,11 +167,33 @@ func (s *RedisStore) Read(ctx context.Context, license, after string, limit int,
 	if from == "" {
 		from = "0-0"
 	}
+	// go-redis does not give up a command when its context ends, so a blocking read holds its
+	// caller until Redis answers: the wait is made of BLOCKs of at most maxBlock, with ctx
+	// checked between them, so that a reader that has gone, or a gateway that drains its
+	// streams, is let go within maxBlock, not at the end of the whole wait (a heartbeat
+	// interval, 15s by default, which held a draining gateway up to its shutdown timeout).
+	for left := wait; ; {
+		block := max(min(left, maxBlock), time.Millisecond)
+		events, err := s.block(ctx, key, from, limit, block)
+		if err != nil || len(events) > 0 {
+			return events, err
+		}
+		if left -= block; left <= 0 || ctx.Err() != nil {
+			return nil, nil
+		}
+	}
+}
+
+// maxBlock bounds one blocking XREAD of Read.
+const maxBlock = time.Second
+
+// block is one blocking XREAD of up to limit entries after from, waiting up to block.
+func (s *RedisStore) block(ctx context.Context, key, from string, limit int, block time.Duration) ([]Event, error) {
 	// The wait is the server's BLOCK; the context gives it the client's timeout on top, so
 	// that a Redis that stops answering does not hold the reader for long past it.
-	bctx, cancel := context.WithTimeout(ctx, wait+s.timeout)
+	bctx, cancel := context.WithTimeout(ctx, block+s.timeout)
 	defer cancel()
-	streams, err := s.c.XRead(bctx, &redis.XReadArgs{Streams: []string{key, from}, Count: int64(limit), Block: max(wait, time.Millisecond)}).Result()
+	streams, err := s.c.XRead(bctx, &redis.XReadArgs{Streams: []string{key, from}, Count: int64(limit), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil // the wait ended without an event
 	}
