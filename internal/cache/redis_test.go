@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/livechat-gateway/gateway/internal/cache"
 	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
@@ -36,6 +38,30 @@ func TestRedisDefaults(t *testing.T) {
 				tc.url, o.ReadTimeout, o.WriteTimeout, o.DialTimeout, o.PoolSize, o.PoolTimeout, o.MaxRetries,
 				o.DialerRetries, o.ContextTimeoutEnabled, tc.read, tc.dial, tc.poolSize, tc.dialRetries)
 		}
+	}
+}
+
+// TestNewRedisClientMinPoolSize: MinPoolSize raises the pool, the default's or a URL's smaller
+// pool_size, and leaves a larger one: the webhook client's blocking reads must not be starved by
+// a pool_size meant for the cache.
+func TestNewRedisClientMinPoolSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url       string
+		min, want int
+	}{
+		{"redis://127.0.0.1:1", 1300, 1300},
+		{"redis://127.0.0.1:1?pool_size=3", 1300, 1300},
+		{"redis://127.0.0.1:1?pool_size=2000", 1300, 2000},
+	} {
+		c, err := cache.NewRedisClient(tc.url, cache.RedisOptions{MinPoolSize: tc.min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.(*redis.Client).Options().PoolSize; got != tc.want {
+			t.Errorf("NewRedisClient(%q, MinPoolSize %d): pool %d, want %d", tc.url, tc.min, got, tc.want)
+		}
+		c.Close()
 	}
 }
 
