@@ -90,7 +90,6 @@ func idLess(a, b string) bool {
 // follower is a SubscribeWebhooks stream whose messages a goroutine receives as fast as they
 // come, recording each event's payload key and checking that ids strictly increase.
 type follower struct {
-	t      *testing.T
 	name   string
 	cancel context.CancelFunc
 	first  *pb.WebhookHeartbeat // the first message, a heartbeat
@@ -105,8 +104,8 @@ type follower struct {
 	ended   chan struct{}
 }
 
-// follow opens a stream on g for license after after, and returns
-// once its first message, a heartbeat, has come.
+// follow opens a stream on g for license after after, and returns once its first message, a
+// heartbeat, has come.
 func follow(t *testing.T, g *gateway, name, license, after string) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(withToken(context.Background(), ownerA))
@@ -115,7 +114,7 @@ func follow(t *testing.T, g *gateway, name, license, after string) *follower {
 	if err != nil {
 		t.Fatalf("%s: SubscribeWebhooks: %v", name, err)
 	}
-	f := &follower{t: t, name: name, cancel: cancel, seen: map[string]int{}, ended: make(chan struct{})}
+	f := &follower{name: name, cancel: cancel, seen: map[string]int{}, ended: make(chan struct{})}
 	firstc := make(chan *pb.SubscribeWebhooksResponse, 1)
 	go func() {
 		defer close(f.ended)
@@ -322,7 +321,7 @@ func TestWebhooksRedisRestart(t *testing.T) {
 		t.Errorf("b's resumed stream starts after %q, want after %s", b2.first.GetAfter(), bAfter)
 	}
 	// A new subscriber without after cannot know where "now" is: UNAVAILABLE, to retry.
-	late := follow2(t, one, "A")
+	late := startCode(t, one, "A")
 	// Redis stays down until both open streams have met the failing store, and rides it out.
 	logged(t, one, failedLine, 1, "a's stream did not meet the failing store")
 	logged(t, two, failedLine, failedBefore+1, "b's resumed stream did not meet the failing store")
@@ -372,8 +371,8 @@ func TestWebhooksRedisRestart(t *testing.T) {
 			t.Errorf("%s ended: %v; want it open across the outages", f.name, err)
 		}
 	}
-	if st := late; st != "Unavailable" {
-		t.Errorf("a subscription without after while Redis was down = %s, want Unavailable", st)
+	if late != codes.Unavailable {
+		t.Errorf("a subscription without after while Redis was down = %v, want UNAVAILABLE", late)
 	}
 	storeErrors := metricSum(one.metrics(), "gateway_webhook_deliveries_total", `result="store_error"`) +
 		metricSum(two.metrics(), "gateway_webhook_deliveries_total", `result="store_error"`)
@@ -398,9 +397,9 @@ func logged(t *testing.T, g *gateway, line string, n int, what string) {
 	}
 }
 
-// follow2 opens a stream without after on g and returns the code it ends with, or "" if it
-// starts (sends its first message).
-func follow2(t *testing.T, g *gateway, license string) string {
+// startCode opens a stream without after on g and returns the code it ends with before its
+// first message, or OK if it sends one.
+func startCode(t *testing.T, g *gateway, license string) codes.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(withToken(context.Background(), ownerA), 20*time.Second)
 	defer cancel()
@@ -408,10 +407,7 @@ func follow2(t *testing.T, g *gateway, license string) string {
 	if err == nil {
 		_, err = stream.Recv()
 	}
-	if err == nil {
-		return ""
-	}
-	return status.Code(err).String()
+	return status.Code(err)
 }
 
 // freeAddr returns a 127.0.0.1 address that was free a moment ago.
@@ -458,7 +454,6 @@ func heap(t *testing.T, pprofAddr string) (alloc, inuse int64) {
 // off their growth by bandwidth estimation), so that what the client takes in ahead of its reads
 // is bounded.
 type slowStream struct {
-	t    *testing.T
 	name string
 	// recv returns the stream's next message.
 	recv func() (*pb.SubscribeWebhooksResponse, error)
@@ -484,7 +479,7 @@ func openSlow(t *testing.T, g *gateway, name, license string) *slowStream {
 	if err != nil || m.GetHeartbeat() == nil {
 		t.Fatalf("%s: first message = %v, %v; want a heartbeat", name, m, err)
 	}
-	return &slowStream{t: t, name: name, recv: stream.Recv, seen: map[string]int{}}
+	return &slowStream{name: name, recv: stream.Recv, seen: map[string]int{}}
 }
 
 // openSSE opens the REST counterpart on g for license, from now, as server-sent events, and reads
@@ -536,7 +531,7 @@ func openSSE(t *testing.T, g *gateway, name, license string) *slowStream {
 	if m, err := recv(); err != nil || m.GetHeartbeat() == nil {
 		t.Fatalf("%s: first frame = %v, %v; want a heartbeat", name, m, err)
 	}
-	return &slowStream{t: t, name: name, recv: recv, seen: map[string]int{}}
+	return &slowStream{name: name, recv: recv, seen: map[string]int{}}
 }
 
 // next reads the stream's next event, passing heartbeats over, and records it.
