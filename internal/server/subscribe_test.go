@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	configv1 "github.com/livechat-gateway/gateway/gen/livechat/configuration/v1"
 	"github.com/livechat-gateway/gateway/internal/emulator"
 	"github.com/livechat-gateway/gateway/internal/server"
+	"github.com/livechat-gateway/gateway/internal/testutil"
 	"github.com/livechat-gateway/gateway/internal/testutil/redistest"
 )
 
@@ -427,5 +429,75 @@ func TestSubscribeRevokedToken(t *testing.T) {
 	}
 	if n := v.calls("list_registered_webhooks"); n != 2 {
 		t.Errorf("%d list_registered_webhooks calls upstream, want 2: one per answer's life", n)
+	}
+}
+
+// TestSubscribersDoNotStarveReceiver (issue 15, item 3 and acceptance 6: subscribers are bounded
+// by WEBHOOK_MAX_SUBSCRIBERS, not by the Redis pool): more idle subscribers than the webhook Redis
+// client's pool (10*GOMAXPROCS) leave the receiver and new subscribers their connections: a
+// delivery is answered 200 and reaches every subscriber, and one more subscriber starts. When each
+// waiting stream blocked in an XREAD on a pooled connection, that many took every connection:
+// the next subscriber was refused UNAVAILABLE and every delivery answered 503.
+func TestSubscribersDoNotStarveReceiver(t *testing.T) {
+	r := redistest.Server(t)
+	v := newEmulatorEnv(t, func(c *server.Config) {
+		patient(r.URL())(c)
+		// Heartbeats far apart: each idle stream waits for the test's length.
+		c.WebhookHeartbeat = time.Minute
+	})
+	// The stream's authorisation lists the token's webhooks: register one, whose id the
+	// deliveries then carry (its secret learned through the gateway).
+	reg := v.rest(ownerA, "register_webhook", fmt.Sprintf(`{"action":"incoming_chat","secret_key":%q,"url":%q}`, hookSecret, v.httpURL+"/webhooks"))
+	var hook struct {
+		WebhookID string `json:"webhook_id"`
+	}
+	if json.Unmarshal([]byte(reg.body), &hook); reg.status != 200 || hook.WebhookID == "" {
+		t.Fatalf("register_webhook = %d %s", reg.status, reg.body)
+	}
+	n := 10*runtime.GOMAXPROCS(0) + 5
+	subs := make([]*sub, n)
+	for i := range subs {
+		subs[i] = subscribe(t, v, ownerA, &configv1.SubscribeWebhooksRequest{LicenseId: "A"})
+		if hb := subs[i].next().GetHeartbeat(); hb == nil {
+			t.Fatalf("subscriber %d: the first message is not a heartbeat", i)
+		}
+	}
+	if code := postDelivery(t, v.httpURL+"/webhooks", delivery(hook.WebhookID, hookSecret, 1)); code != 200 {
+		t.Fatalf("a delivery with %d idle subscribers = %d, want 200", n, code)
+	}
+	for i, s := range subs {
+		if ev := s.event(); ev.GetPayload().GetFields()["n"].GetNumberValue() != 1 {
+			t.Errorf("subscriber %d: event %v, want the delivery", i, ev)
+		}
+	}
+	more := subscribe(t, v, ownerA, &configv1.SubscribeWebhooksRequest{LicenseId: "A"})
+	if hb := more.next().GetHeartbeat(); hb == nil {
+		t.Error("one more subscriber: the first message is not a heartbeat")
+	}
+}
+
+// TestSubscribeDrainOnRedis (issue 15, item 3: streams end cleanly on shutdown): with Redis, a
+// stream waiting for events, heartbeats a minute apart, ends with UNAVAILABLE telling its
+// subscriber to resume with after as soon as the gateway shuts down, and the gateway stops without
+// reaching its shutdown timeout. (When the wait was a blocking XREAD, which go-redis does not give
+// up when its context ends, shutdown waited for its timeout and then cut the stream off.)
+func TestSubscribeDrainOnRedis(t *testing.T) {
+	r := redistest.Server(t)
+	v := newEmulatorEnv(t, func(c *server.Config) {
+		patient(r.URL())(c)
+		c.WebhookHeartbeat = time.Minute
+		c.ShutdownTimeout = 5 * time.Second
+	})
+	s := subscribe(t, v, ownerA, &configv1.SubscribeWebhooksRequest{LicenseId: "A"})
+	if hb := s.next().GetHeartbeat(); hb == nil {
+		t.Fatal("the first message is not a heartbeat")
+	}
+	v.stop()
+	if st := s.end(); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "after") {
+		t.Errorf("a stream at shutdown ended with %v %q, want UNAVAILABLE telling to resume with after", st.Code(), st.Message())
+	}
+	testutil.Recv(t, "the gateway's stop", v.stopped)
+	if strings.Contains(v.logs.String(), "still running at the shutdown timeout") {
+		t.Error("the gateway's shutdown waited for its timeout: a stream did not end when it drained")
 	}
 }

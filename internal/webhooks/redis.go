@@ -68,6 +68,12 @@ func seenKey(license, hash string) string { return "lcgw:webhooks:{" + license +
 // id that it has missed events (Redis's own max-deleted-entry-id counts XDEL only). The age bound
 // is never applied past the new entry: a clock ahead of Redis's must not drop the event just
 // stored. Both trims usually drop one entry or none.
+//
+// The age check looks at the oldest entry first, and asks for the newest entry below the floor
+// only when there is one: an XREVRANGE whose end is below every entry finds no node to start
+// from, so Redis walks the whole stream backwards from its last entry, which made every append
+// cost the stream's length (a burst of 10,000 events took minutes, and held up every other
+// client of the Redis meanwhile).
 var appendScript = redis.NewScript(`
 local seen = redis.call('GET', KEYS[2])
 if seen then return {seen, 1} end
@@ -79,8 +85,9 @@ local floor = tonumber(ARGV[3])
 if floor > ms then floor = ms end
 floor = string.format('%d', floor)
 local removed = nil
-local old = redis.call('XREVRANGE', KEYS[1], '(' .. floor .. '-0', '-', 'COUNT', 1)
-if #old > 0 then
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if tonumber(string.match(first[1][1], '^(%d+)-')) < tonumber(floor) then
+  local old = redis.call('XREVRANGE', KEYS[1], '(' .. floor .. '-0', '-', 'COUNT', 1)
   removed = old[1][1]
   redis.call('XTRIM', KEYS[1], 'MINID', '=', floor)
 end

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,6 +261,53 @@ func TestStoreRetention(t *testing.T) {
 			t.Errorf("Read after an expired id: %v, want ErrTrimmed", err)
 		}
 	})
+}
+
+// TestRedisAppendWalksNoStream: an append that has nothing to drop by age makes no XREVRANGE,
+// which, given an end below every entry, walks the whole stream from its newest entry: every
+// append cost the stream's length, and a burst of 10,000 events of 3 KB took minutes (found by
+// internal/faults' TestWebhooksBurstSlowSubscriber, issue 15 acceptance 6). Redis's own count of
+// the commands its scripts ran says so, without timing anything; once entries are past the
+// retention, the one XREVRANGE that finds the newest of them is made, and they are dropped.
+func TestRedisAppendWalksNoStream(t *testing.T) {
+	srv := redistest.Server(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	clk := &clock{}
+	s := NewRedisStore(c, Options{Retention: time.Hour, Now: clk.now}, 5*time.Second)
+	ctx := context.Background()
+	xrevranges := func() int {
+		t.Helper()
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(info) {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_xrevrange:calls="); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				return n
+			}
+		}
+		return 0
+	}
+	for i := range 300 {
+		if _, _, err := s.Append(ctx, "A", event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := xrevranges(); n != 0 {
+		t.Errorf("%d XREVRANGE calls for 300 appends with nothing past the retention, want 0", n)
+	}
+	clk.advance(2 * time.Hour)
+	if _, _, err := s.Append(ctx, "A", event(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if n := xrevranges(); n != 1 {
+		t.Errorf("%d XREVRANGE calls for an append with 300 entries past the retention, want 1", n)
+	}
+	if n, err := c.XLen(ctx, streamKey("A")).Result(); err != nil || n >= 300 {
+		t.Errorf("%d entries kept, %v; want those past the retention dropped", n, err)
+	}
 }
 
 // TestMemoryStoreBytes: the in-process store holds at most its bytes, dropping the oldest event

@@ -41,6 +41,9 @@ type Instance struct {
 	// first and extra are the arguments before and after the common ones: a Sentinel's config
 	// file and --sentinel, the cluster settings.
 	first, extra []string
+	// persistent makes the server keep its data in an append-only file in dir, written and
+	// fsynced before each write is acknowledged (PersistentServer).
+	persistent bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -54,6 +57,20 @@ func Server(t testing.TB) *Instance {
 	t.Helper()
 	bin := lookPath(t, "redis-server")
 	in := &Instance{t: t, bin: bin, dir: t.TempDir()}
+	t.Cleanup(in.Stop)
+	in.startOnFreePort()
+	return in
+}
+
+// PersistentServer starts a redis-server as Server does, but with persistence: an append-only file
+// in its directory, fsynced before every write is acknowledged (--appendonly yes --appendfsync
+// always), and no RDB snapshots. Restart, after Stop (SIGTERM) or Kill (SIGKILL, as a crash),
+// brings it back with every write it acknowledged, as a production Redis configured for
+// durability comes back.
+func PersistentServer(t testing.TB) *Instance {
+	t.Helper()
+	bin := lookPath(t, "redis-server")
+	in := &Instance{t: t, bin: bin, dir: t.TempDir(), persistent: true}
 	t.Cleanup(in.Stop)
 	in.startOnFreePort()
 	return in
@@ -130,7 +147,9 @@ func (in *Instance) Resume() {
 }
 
 // Restart starts the server again on the same port with the same directory, stopping it first
-// if it runs. Nothing is persisted, so it comes back empty, like a cache that lost its memory.
+// (SIGTERM) if it runs; after Kill it starts a crashed server again. A Server persists nothing,
+// so it comes back empty, like a cache that lost its memory; a PersistentServer comes back with
+// every write it acknowledged.
 func (in *Instance) Restart() {
 	in.t.Helper()
 	in.Stop()
@@ -170,15 +189,19 @@ func (in *Instance) startOnFreePort(prepare ...func() error) {
 // gone and the error holds the end of its log.
 func (in *Instance) start() error {
 	logPath := filepath.Join(in.dir, "redis.log")
+	aof := []string{"--appendonly", "no"}
+	if in.persistent {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
 	args := append(append([]string{}, in.first...),
 		"--port", strconv.Itoa(in.port),
 		"--bind", "127.0.0.1",
 		"--dir", in.dir,
 		"--save", "",
-		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", logPath,
 	)
+	args = append(args, aof...)
 	args = append(args, in.extra...)
 	cmd := exec.Command(in.bin, args...)
 	cmd.SysProcAttr = sysProcAttr()

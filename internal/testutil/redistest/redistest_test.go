@@ -37,6 +37,34 @@ func TestServerKillRestart(t *testing.T) {
 	}
 }
 
+// TestPersistentServerKeepsWrites: a PersistentServer comes back from a SIGTERM and from a
+// SIGKILL with every write it acknowledged, on the same port.
+func TestPersistentServerKeepsWrites(t *testing.T) {
+	t.Parallel()
+	in := PersistentServer(t)
+	addr := in.Addr()
+	for i, stop := range []func(){in.Stop, in.Kill} {
+		key := "k" + string(rune('0'+i))
+		if _, err := Do(in.Addr(), "SET", key, "v"); err != nil {
+			t.Fatalf("SET: %v", err)
+		}
+		stop()
+		if reply, err := Do(addr, "PING"); err == nil {
+			t.Fatalf("PING after stopping = %q; want an error", reply)
+		}
+		in.Restart()
+		if in.Addr() != addr {
+			t.Errorf("Addr() after Restart = %s; want the same %s", in.Addr(), addr)
+		}
+		for j := 0; j <= i; j++ {
+			k := "k" + string(rune('0'+j))
+			if reply, err := Do(in.Addr(), "GET", k); err != nil || reply != "v" {
+				t.Errorf("GET %s after restart %d = %q, %v; want v", k, i, reply, err)
+			}
+		}
+	}
+}
+
 // pingWithin reports whether the Redis at addr answers PING within d. Unlike Do, whose 2s
 // deadline suits a server expected to answer, it gives a frozen server only d.
 func pingWithin(t *testing.T, addr string, d time.Duration) bool {
