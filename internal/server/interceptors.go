@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,10 +46,8 @@ type calls struct {
 
 func newCalls(log *slog.Logger, reg prometheus.Registerer) *calls {
 	c := &calls{
-		log: log,
-		logger: logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
-			log.Log(ctx, slog.Level(level), msg, fields...)
-		}),
+		log:     log,
+		logger:  slogLogger(log),
 		surface: map[string]*grpcprom.ServerMetrics{},
 		refusal: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_rest_refused_total",
@@ -83,11 +82,37 @@ func (c *calls) options(surface string, extra ...grpc.UnaryServerInterceptor) []
 	}
 }
 
+// slogLogger adapts log to the logging interceptor. It makes the record itself, as slog's
+// documentation shows for wrappers, rather than through slog.Logger.Log, which also looks up its
+// caller (runtime.Callers) for a source that the gateway's handler does not print and that would
+// name this adapter anyway.
+func slogLogger(log *slog.Logger) logging.Logger {
+	h := log.Handler()
+	return logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
+		l := slog.Level(level)
+		if !h.Enabled(ctx, l) {
+			return
+		}
+		r := slog.NewRecord(time.Now(), l, msg, 0)
+		r.Add(fields...)
+		_ = h.Handle(ctx, r)
+	})
+}
+
+// durationField is the grpc.time_ms field of a call's log line, written as the logging
+// interceptor's default (logging.DurationToTimeMillisFields) writes it, a float32 of milliseconds
+// to the microsecond as fmt's %v prints it, without fmt's cost.
+func durationField(d time.Duration) logging.Fields {
+	ms := float32(d.Nanoseconds()/1000) / 1000
+	return logging.Fields{"grpc.time_ms", strconv.FormatFloat(float64(ms), 'g', -1, 32)}
+}
+
 // logOptions configures the call log line of surface's calls.
 func (c *calls) logOptions(surface string) []logging.Option {
 	return []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(codeLevel),
+		logging.WithDurationField(durationField),
 		logging.WithFieldsFromContextAndCallMeta(func(ctx context.Context, meta interceptors.CallMeta) logging.Fields {
 			return callFields(ctx, meta, surface)
 		}),
@@ -134,13 +159,24 @@ func codeLevel(code codes.Code) logging.Level {
 	return logging.LevelInfo
 }
 
-// callFields are the gateway's own fields of a call's log line, next to the interceptor's
-// grpc.* fields: the action, the surface, the caller's region and the cache's outcome. None is
-// taken from the authorization metadata, which holds the caller's token.
+// callFields are the gateway's own fields of a call's log line, first on it, before the
+// interceptor's grpc.* fields: the surface, the action, the caller's region and the cache's
+// outcome. None is taken from the authorization metadata, which holds the caller's token.
+//
+// The interceptor asks for them twice: when the call starts, for the fields it puts in the call's
+// context (which the gateway's logging does not read), and for the line, after the call. Only the
+// line's are made: the line is the same, and the interceptor deduplicates its fields through a
+// map, which stays small (allocated on the stack) with fewer fields. Either way the slice is made
+// with room for the fields the interceptor appends to it, so that it does not grow.
 func callFields(ctx context.Context, meta interceptors.CallMeta, surface string) logging.Fields {
-	f := logging.Fields{"surface", surface}
-	if a, ok := action.ByMethod(meta.FullMethod()); ok {
-		f = append(f, "action", a.Name)
+	if logging.ExtractFields(ctx) == nil {
+		// The call's start: the interceptor has put no fields in its context yet.
+		return make(logging.Fields, 0, 16)
+	}
+	f := make(logging.Fields, 0, 32)
+	f = append(f, "surface", surfaceValue(surface))
+	if name, ok := actionNames[[2]string{meta.Service, meta.Method}]; ok {
+		f = append(f, "action", name)
 	}
 	if surface == surfaceREST {
 		// The in-process channel's peer is no address; grpc-gateway appends the HTTP client's
@@ -155,9 +191,45 @@ func callFields(ctx context.Context, meta interceptors.CallMeta, surface string)
 		f = append(f, "region", r[0])
 	}
 	if n := service.NotesFrom(ctx); n != nil && n.Cache() != "" {
-		f = append(f, "cache", n.Cache())
+		f = append(f, "cache", cacheValue(n.Cache()))
 	}
 	return f
+}
+
+// actionNames are the actions' names by their RPC's service and method, as a log line's values:
+// a string is boxed once here rather than on every line (boxing a string allocates).
+var actionNames = func() map[[2]string]any {
+	m := map[[2]string]any{}
+	for _, a := range action.All() {
+		m[[2]string{string(a.Method.Parent().FullName()), string(a.Method.Name())}] = a.Name
+	}
+	return m
+}()
+
+// surfaceValue and cacheValue return their few values as constants, which a log line's `any`
+// holds without allocating.
+func surfaceValue(s string) any {
+	switch s {
+	case surfaceGRPC:
+		return surfaceGRPC
+	case surfaceREST:
+		return surfaceREST
+	}
+	return s
+}
+
+func cacheValue(outcome string) any {
+	switch outcome {
+	case "hit":
+		return "hit"
+	case "miss":
+		return "miss"
+	case "stale":
+		return "stale"
+	case "bypass":
+		return "bypass"
+	}
+	return outcome
 }
 
 // withNotes gives the call a service.Notes for the service to fill, read by callFields.
@@ -193,7 +265,7 @@ func (c *calls) refused(ctx context.Context, fullMethod string, err error, laten
 		"grpc.component", "server", "grpc.service", svc, "grpc.method", method,
 		"grpc.code", code.String(), "surface", surfaceREST, "refused", msg,
 	}
-	attrs = append(attrs, logging.DurationToTimeMillisFields(latency)...)
+	attrs = append(attrs, durationField(latency)...)
 	if routed {
 		attrs = append(attrs, "action", act.Name)
 	}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -87,5 +89,22 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	if n := testutil.Metric(t, reg, "grpc_server_handled_total", "grpc_method", "Check", "grpc_code", "Internal", "surface", "grpc"); n != 2 {
 		t.Errorf("grpc_server_handled_total{grpc_code=Internal} = %v, want 2", n)
+	}
+}
+
+// TestDurationField: the log line's grpc.time_ms reads as the logging interceptor's own default
+// writes it.
+func TestDurationField(t *testing.T) {
+	for _, d := range []time.Duration{0, 1, 999, time.Microsecond, 1234567, 42 * time.Millisecond,
+		time.Second + 7*time.Microsecond, 3 * time.Minute, 1234567890123, 99 * time.Hour} {
+		got, want := durationField(d), logging.DurationToTimeMillisFields(d)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("durationField(%v) = %v, want %v", d, got, want)
+		}
+	}
+	for d := time.Duration(0); d < 5*time.Second; d += 7919 * time.Nanosecond {
+		if got, want := durationField(d), logging.DurationToTimeMillisFields(d); !reflect.DeepEqual(got, want) {
+			t.Fatalf("durationField(%v) = %v, want %v", d, got, want)
+		}
 	}
 }
