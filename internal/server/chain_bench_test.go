@@ -20,10 +20,10 @@ import (
 // interceptors' grpc.SetHeader calls succeed outside a real call, as they do inside one.
 type discardStream struct{ method string }
 
-func (s discardStream) Method() string                  { return s.method }
-func (discardStream) SetHeader(metadata.MD) error       { return nil }
-func (discardStream) SendHeader(metadata.MD) error      { return nil }
-func (discardStream) SetTrailer(metadata.MD) error      { return nil }
+func (s discardStream) Method() string             { return s.method }
+func (discardStream) SetHeader(metadata.MD) error  { return nil }
+func (discardStream) SendHeader(metadata.MD) error { return nil }
+func (discardStream) SetTrailer(metadata.MD) error { return nil }
 
 // BenchmarkInterceptors measures what the interceptor chain of each surface adds to a call, the
 // handler aside: request id, metrics, notes, the log line (JSON, at info, to io.Discard, as

@@ -213,12 +213,36 @@ func entryKey(id, region string, a *action.Action, body []byte) string {
 
 // answer is a successful upstream answer, as cached and as shared among coalesced callers.
 type answer struct {
+	// resp is the response, or nil when the answer was read from the cache for a caller whose
+	// transport takes it encoded: then raw holds it, in protobuf's wire format.
 	resp                proto.Message
+	raw                 []byte
 	legacy, deprecation string
 	// empties are the places of the empty lists and maps of the upstream's answer, which resp
 	// cannot hold (wire.EmptyPaths), for the REST surface to put back.
 	empties string
 	at      time.Time // when the upstream call that answered began, for shared answers
+}
+
+// decode decodes raw into resp, if it is not decoded yet.
+func (ans *answer) decode(a *action.Action) error {
+	if ans.resp != nil {
+		return nil
+	}
+	resp := a.NewResponse()
+	if err := proto.Unmarshal(ans.raw, resp); err != nil {
+		return err
+	}
+	ans.resp, ans.raw = resp, nil
+	return nil
+}
+
+// reply is what the service answers the call with: resp, or raw as an encoded response.
+func (ans *answer) reply() any {
+	if ans.resp != nil {
+		return ans.resp
+	}
+	return encoded(ans.raw)
 }
 
 // clone returns a copy of ans that its caller's stream may marshal on its own.
@@ -233,7 +257,11 @@ func (ans *answer) clone() *answer {
 // answer out. An entry past its TTL (but within StaleIfError) stands in for that call's answer
 // when the call fails with a transient error. When the store fails, the read is served by the
 // upstream, still coalesced, and nothing is stored.
-func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
+//
+// With raw, an answer read from the cache is left encoded (answer.raw), for a caller whose
+// transport sends or decodes it as it is; otherwise it is decoded, and an entry that does not
+// decode is a miss.
+func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, raw bool, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
 	ctx, span := r.startSpan(ctx, "cache.read", a)
 	defer func() {
 		if err != nil {
@@ -255,7 +283,7 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		fill    func(context.Context, *answer)
 		stale   *entry
 	)
-	switch gen, ent, err := r.lookup(ctx, a, id, auth, key); {
+	switch gen, ent, err := r.lookup(ctx, a, id, auth, key, raw); {
 	case errors.Is(err, errOwed):
 		// A write of this credential is not yet reflected in the store: trust nothing in it.
 		outcome = cacheBypass
@@ -363,7 +391,7 @@ var errOwed = errors.New("cache: invalidation owed")
 // lookup returns the credential's generation and its entry at key, if there is one filled under
 // that generation and still within its life. An entry of an older generation, too old, or one
 // that does not open (sealed under another credential, or damaged) is a miss.
-func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string) (int64, *entry, error) {
+func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string, raw bool) (int64, *entry, error) {
 	// The store may have at most half of the caller's remaining time, so that a slow store
 	// leaves the caller time to be served by the upstream. (The store bounds each call itself
 	// too, to tens of milliseconds.)
@@ -389,15 +417,15 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 	if r.age(ent) >= r.life {
 		return gen, nil, nil
 	}
-	if ent.ans, err = r.unseal(a, id, auth, key, b); err != nil {
+	if ent.ans, err = r.unseal(a, id, auth, key, b, raw); err != nil {
 		r.warn(ctx, "unreadable cache entry; treated as a miss", "action", a.Name, "err", err)
 		return gen, nil, nil
 	}
 	return gen, ent, nil
 }
 
-// unseal opens and decodes an entry.
-func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answer, error) {
+// unseal opens an entry and, unless raw, decodes its response.
+func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte, raw bool) (*answer, error) {
 	aead, err := r.keys.sealerOf(id, auth)
 	if err != nil {
 		return nil, err
@@ -405,6 +433,11 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 	plain, err := open(aead, key, b)
 	if err != nil {
 		return nil, err
+	}
+	if raw {
+		// Only the gateway's own fills open (GCM authenticates them), and each is a response
+		// that proto.Marshal wrote: it is sent as it is, not decoded only to be encoded again.
+		return splitAnswer(plain)
 	}
 	return decodeAnswer(a, plain)
 }
@@ -659,7 +692,21 @@ func encodeAnswer(ans *answer) ([]byte, error) {
 	return append(b, msg...), nil
 }
 
+// decodeAnswer deserializes an answer that encodeAnswer wrote, its response decoded.
 func decodeAnswer(a *action.Action, b []byte) (*answer, error) {
+	ans, err := splitAnswer(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := ans.decode(a); err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+// splitAnswer deserializes an answer that encodeAnswer wrote, its response left in the protobuf
+// wire format (raw), which is what a gRPC caller is sent.
+func splitAnswer(b []byte) (*answer, error) {
 	field := func() (string, error) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -681,9 +728,5 @@ func decodeAnswer(a *action.Action, b []byte) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := a.NewResponse()
-	if err := proto.Unmarshal(b, resp); err != nil {
-		return nil, err
-	}
-	return &answer{resp: resp, legacy: legacy, deprecation: deprecation, empties: empties}, nil
+	return &answer{raw: b, legacy: legacy, deprecation: deprecation, empties: empties}, nil
 }

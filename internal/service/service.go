@@ -144,10 +144,15 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // method returns the gRPC handler of action a: decode the request, then run Call through the
 // server's interceptors.
 func (s *Service) method(a *action.Action) grpc.MethodHandler {
+	// Made once: the interceptors only read them.
+	fullMethod := a.FullMethod()
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 		r := &request{Message: a.NewRequest()}
 		req := r.Message
-		call := func(ctx context.Context, req any) (any, error) { return s.Call(ctx, a, req.(proto.Message)) }
+		// r.encoded is known once dec has run: whether the reply may be a cached answer's bytes.
+		call := func(ctx context.Context, req any) (any, error) {
+			return s.serve(ctx, a, req.(proto.Message), r.encoded)
+		}
 		err := dec(r)
 		if err == nil && r.err != nil {
 			err = decodeError(r.err, s.maxDepth) // Codec's
@@ -162,7 +167,7 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 		if interceptor == nil {
 			return call(ctx, req)
 		}
-		return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: a.FullMethod()}, call)
+		return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: fullMethod}, call)
 	}
 }
 
@@ -174,9 +179,19 @@ type lifecycles interface {
 
 // Call serves one call of action a. It is the generic path every RPC takes.
 func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message) (proto.Message, error) {
+	resp, err := s.serve(ctx, a, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(proto.Message), nil
+}
+
+// serve is Call, except that with encoded a cached answer is served as its bytes (an encoded),
+// not decoded, for a transport that sends or decodes them as they are (see Codec and Cloner).
+func (s *Service) serve(ctx context.Context, a *action.Action, req proto.Message, encoded bool) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	auth := first(md, MDAuthorization)
-	resp, answered, err := s.call(ctx, a, req, md, auth)
+	resp, answered, err := s.call(ctx, a, req, md, auth, encoded)
 	if err != nil && !answered {
 		// A refusal of the gateway's own carries the lifecycle headers the upstream's last
 		// answer from the call's region had, as every upstream answer does.
@@ -190,7 +205,7 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 
 // call is Call's work. answered reports whether the upstream answered the call, whose answer's
 // lifecycle headers are then set.
-func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, md metadata.MD, auth string) (_ proto.Message, answered bool, _ error) {
+func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, md metadata.MD, auth string, encoded bool) (_ any, answered bool, _ error) {
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
@@ -242,7 +257,7 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	}
 	var ans *answer
 	if a.Read && s.reads != nil {
-		ans, err = s.reads.read(ctx, a, auth, region, body, fetch)
+		ans, err = s.reads.read(ctx, a, auth, region, body, encoded, fetch)
 	} else {
 		ans, err = fetch(ctx)
 	}
@@ -268,7 +283,7 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if ans.empties != "" && first(md, MDSurface) == "rest" {
 		_ = grpc.SetHeader(ctx, metadata.Pairs(MDEmpties, ans.empties)) // fails only outside a gRPC call
 	}
-	return ans.resp, true, nil
+	return ans.reply(), true, nil
 }
 
 // Close ends the service's own work: it cancels the shared upstream calls still running (their
