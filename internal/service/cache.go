@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -208,7 +207,17 @@ func genKey(id string) string { return "lcgw:{" + id + "}:gen" }
 // credential's generation and the entry together.
 func entryKey(id, region string, a *action.Action, body []byte) string {
 	sum := sha256.Sum256(body)
-	return fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", id, region, a.Name, hex.EncodeToString(sum[:16]))
+	var hash [32]byte
+	hex.Encode(hash[:], sum[:16])
+	// lcgw:{<id>}:e:<region>:<action>:<hash>, written into one buffer: one allocation a read,
+	// where fmt.Sprintf made five.
+	var k strings.Builder
+	k.Grow(len("lcgw:{}:e:::") + len(id) + len(region) + len(a.Name) + len(hash))
+	for _, s := range []string{"lcgw:{", id, "}:e:", region, ":", a.Name, ":"} {
+		k.WriteString(s)
+	}
+	k.Write(hash[:])
+	return k.String()
 }
 
 // answer is a successful upstream answer, as cached and as shared among coalesced callers.
@@ -261,7 +270,10 @@ func (ans *answer) clone() *answer {
 // With raw, an answer read from the cache is left encoded (answer.raw), for a caller whose
 // transport sends or decodes it as it is; otherwise it is decoded, and an entry that does not
 // decode is a miss.
-func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, raw bool, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
+//
+// It returns the outcome that x-cache reports, which the caller sends with its other header
+// metadata.
+func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, raw bool, fetch func(context.Context) (*answer, error)) (_ *answer, xcache string, err error) {
 	ctx, span := r.startSpan(ctx, "cache.read", a)
 	defer func() {
 		if err != nil {
@@ -276,36 +288,38 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	refresh := noCache(metadata.ValueFromIncomingContext(ctx, MDCacheControl))
 	id := r.keys.id(auth)
 	key := entryKey(id, region, a, body)
-	flightKey := key + "|" + strconv.FormatInt(r.epoch.Load(), 10)
+	epoch := r.epoch.Load() // before the lookup: see epoch
 
 	var (
 		outcome string
 		fill    func(context.Context, *answer)
 		stale   *entry
+		shared  string // what the shared call's key adds to key and epoch
 	)
 	switch gen, ent, err := r.lookup(ctx, a, id, auth, key, raw); {
 	case errors.Is(err, errOwed):
 		// A write of this credential is not yet reflected in the store: trust nothing in it.
 		outcome = cacheBypass
-		flightKey += "|owed"
+		shared = "|owed"
 	case err != nil:
 		r.storeFailed(ctx, "lookup", err)
 		outcome = cacheError
-		flightKey += "|nostore"
+		shared = "|nostore"
 	case ent != nil && !refresh && r.age(ent) < r.TTL:
-		r.report(ctx, a, cacheHit)
-		return ent.ans, nil
+		return ent.ans, r.report(ctx, a, cacheHit), nil
 	default:
 		outcome = cacheMiss
 		if refresh {
 			outcome = cacheBypass
-			flightKey += "|refresh"
+			shared = "|refresh"
 		} else if ent != nil {
 			stale = ent
 		}
-		flightKey += "|" + strconv.FormatInt(gen, 10)
+		shared += "|" + strconv.FormatInt(gen, 10)
 		fill = r.filler(a, id, auth, key, gen)
 	}
+	// Made only now: a hit needs none.
+	flightKey := key + "|" + strconv.FormatInt(epoch, 10) + shared
 	if fill != nil && sc.IsValid() {
 		fillIt := fill
 		fill = func(c context.Context, ans *answer) { fillIt(trace.ContextWithSpanContext(c, sc), ans) }
@@ -338,14 +352,11 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		// The shared call may have taken long: the entry must still be within its life now.
 		if stale != nil && ctx.Err() == nil && transient(err) && r.age(stale) < r.life {
 			r.log.DebugContext(ctx, "serving a stale answer for a failing upstream", "action", a.Name, "err", err)
-			r.report(ctx, a, cacheStale)
-			return stale.ans, nil
+			return stale.ans, r.report(ctx, a, cacheStale), nil
 		}
-		r.report(ctx, a, outcome)
-		return nil, err
+		return nil, r.report(ctx, a, outcome), err
 	}
-	r.report(ctx, a, outcome)
-	return ans.clone(), nil
+	return ans.clone(), r.report(ctx, a, outcome), nil
 }
 
 // startSpan starts one of the cache's spans, with a's name when a is not nil. With tracing off it
@@ -361,9 +372,9 @@ func (r *reads) startSpan(ctx context.Context, name string, a *action.Action) (c
 	return r.tracer.Start(ctx, name, trace.WithAttributes(tracing.AttrAction.String(a.Name)))
 }
 
-// report counts a read's outcome, records it on the read's span and sends it as x-cache; a store
-// error shows as bypass.
-func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
+// report counts a read's outcome, records it on the read's span and in the call's notes, and
+// returns what x-cache reports of it: a store error shows as bypass.
+func (r *reads) report(ctx context.Context, a *action.Action, outcome string) string {
 	r.metrics.outcomes.WithLabelValues(a.Name, outcome).Inc()
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(tracing.AttrCacheOutcome.String(outcome))
@@ -372,7 +383,7 @@ func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
 		outcome = cacheBypass
 	}
 	noteCache(ctx, outcome)
-	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
+	return outcome
 }
 
 // entry is an answer read from the store, with when it was filled.

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -251,3 +254,17 @@ func TestPendingBumps(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestEntryKeyFormat: an entry's key is the one docs/cache.md shows, which replicas of other
+// versions on the same Redis derive too.
+func TestEntryKeyFormat(t *testing.T) {
+	a := testutil.Action(t, "get_agent")
+	body := []byte(`{"id":"owner-a@example.com"}`)
+	sum := sha256.Sum256(body)
+	for _, region := range []string{"", "dal"} {
+		want := fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", "3f0c", region, a.Name, hex.EncodeToString(sum[:16]))
+		if got := entryKey("3f0c", region, a, body); got != want {
+			t.Errorf("entryKey = %q, want %q", got, want)
+		}
+	}
+}

@@ -189,14 +189,13 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 // serve is Call, except that with encoded a cached answer is served as its bytes (an encoded),
 // not decoded, for a transport that sends or decodes them as they are (see Codec and Cloner).
 func (s *Service) serve(ctx context.Context, a *action.Action, req proto.Message, encoded bool) (any, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	auth := first(md, MDAuthorization)
-	resp, answered, err := s.call(ctx, a, req, md, auth, encoded)
+	auth := first(ctx, MDAuthorization)
+	resp, answered, err := s.call(ctx, a, req, auth, encoded)
 	if err != nil && !answered {
 		// A refusal of the gateway's own carries the lifecycle headers the upstream's last
 		// answer from the call's region had, as every upstream answer does.
 		if l, ok := s.up.(lifecycles); ok {
-			legacy, deprecation := l.Lifecycle(auth, first(md, MDRegion))
+			legacy, deprecation := l.Lifecycle(auth, first(ctx, MDRegion))
 			setLifecycle(ctx, legacy, deprecation)
 		}
 	}
@@ -205,13 +204,13 @@ func (s *Service) serve(ctx context.Context, a *action.Action, req proto.Message
 
 // call is Call's work. answered reports whether the upstream answered the call, whose answer's
 // lifecycle headers are then set.
-func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, md metadata.MD, auth string, encoded bool) (_ any, answered bool, _ error) {
+func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, auth string, encoded bool) (_ any, answered bool, _ error) {
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
 		return nil, false, gatewayError(errAuthentication, `Authorization metadata must be a bearer token: "bearer <token>" (the scheme is case-insensitive)`)
 	}
-	region := first(md, MDRegion)
+	region := first(ctx, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {
 		return nil, false, invalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
 	}
@@ -255,9 +254,12 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		}
 		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation, empties: wire.EmptyPaths(resp.Body)}, nil
 	}
-	var ans *answer
+	var (
+		ans    *answer
+		xcache string // the cache's outcome, when the cache took part
+	)
 	if a.Read && s.reads != nil {
-		ans, err = s.reads.read(ctx, a, auth, region, body, encoded, fetch)
+		ans, xcache, err = s.reads.read(ctx, a, auth, region, body, encoded, fetch)
 	} else {
 		ans, err = fetch(ctx)
 	}
@@ -265,7 +267,9 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		var ue *upstream.Error
 		answered := errors.As(err, &ue)
 		if answered {
-			setLifecycle(ctx, ue.Legacy, ue.Deprecation)
+			setHeader(ctx, xcache, ue.Legacy, ue.Deprecation, "")
+		} else {
+			setHeader(ctx, xcache, "", "", "")
 		}
 		unknown := !a.Read && outcomeUnknown(err)
 		if unknown && s.reads != nil {
@@ -279,10 +283,11 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if !a.Read && s.writes != nil {
 		s.writes(ctx, a.Name, req, ans.resp)
 	}
-	setLifecycle(ctx, ans.legacy, ans.deprecation)
-	if ans.empties != "" && first(md, MDSurface) == "rest" {
-		_ = grpc.SetHeader(ctx, metadata.Pairs(MDEmpties, ans.empties)) // fails only outside a gRPC call
+	var empties string
+	if ans.empties != "" && first(ctx, MDSurface) == "rest" {
+		empties = ans.empties
 	}
+	setHeader(ctx, xcache, ans.legacy, ans.deprecation, empties)
 	return ans.reply(), true, nil
 }
 
@@ -297,12 +302,20 @@ func (s *Service) Close() {
 
 // setLifecycle sends the upstream's Legacy and Deprecation headers as header metadata.
 func setLifecycle(ctx context.Context, legacy, deprecation string) {
-	md := metadata.MD{}
-	if legacy != "" {
-		md.Set(MDLegacy, legacy)
-	}
-	if deprecation != "" {
-		md.Set(MDDeprecation, deprecation)
+	setHeader(ctx, "", legacy, deprecation, "")
+}
+
+// setHeader sends a call's header metadata, those of its values that are set: the cache's outcome
+// (x-cache), the upstream's Legacy and Deprecation headers, and the answer's empties for the REST
+// surface. They go in one grpc.SetHeader, since each one copies the whole header set so far.
+func setHeader(ctx context.Context, xcache, legacy, deprecation, empties string) {
+	md := make(metadata.MD, 4)
+	for _, h := range [...]struct{ key, value string }{
+		{MDCache, xcache}, {MDLegacy, legacy}, {MDDeprecation, deprecation}, {MDEmpties, empties},
+	} {
+		if h.value != "" {
+			md[h.key] = []string{h.value}
+		}
 	}
 	if len(md) > 0 {
 		// It fails only outside a gRPC call, as in direct calls of Call from tests.
@@ -322,9 +335,10 @@ func isBearer(auth string) bool {
 	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
 }
 
-// first returns the first value of key in md, or "".
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// first returns the first value of key in ctx's incoming metadata, or "". It reads the one key,
+// where metadata.FromIncomingContext would copy the whole metadata.
+func first(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
