@@ -166,17 +166,25 @@ func codeLevel(code codes.Code) logging.Level {
 // The interceptor asks for them twice: when the call starts, for the fields it puts in the call's
 // context (which the gateway's logging does not read), and for the line, after the call. Only the
 // line's are made: the line is the same, and the interceptor deduplicates its fields through a
-// map, which stays small (allocated on the stack) with fewer fields. Either way the slice is made
-// with room for the fields the interceptor appends to it, so that it does not grow.
+// map, which stays small with fewer fields. Either way the slice is made with room for the
+// fields the interceptor appends to it, so that it does not grow.
+//
+// An action's fields end with the interceptor's own common fields, with the values it gives them
+// (logFields): the interceptor keeps the first field of a key, so the line is the same, but it no
+// longer appends them, which boxes each key again (an allocation each).
 func callFields(ctx context.Context, meta interceptors.CallMeta, surface string) logging.Fields {
+	lf, ok := logFields[[2]string{meta.Service, meta.Method}]
+	if ok && meta.Typ != interceptors.Unary {
+		lf, ok = actionFields{}, false // not an action: every action is unary
+	}
 	if logging.ExtractFields(ctx) == nil {
 		// The call's start: the interceptor has put no fields in its context yet.
-		return make(logging.Fields, 0, 16)
+		return append(make(logging.Fields, 0, 16), lf.common...)
 	}
 	f := make(logging.Fields, 0, 32)
 	f = append(f, "surface", surfaceValue(surface))
-	if name, ok := actionNames[[2]string{meta.Service, meta.Method}]; ok {
-		f = append(f, "action", name)
+	if ok {
+		f = append(f, "action", lf.action)
 	}
 	if surface == surfaceREST {
 		// The in-process channel's peer is no address; grpc-gateway appends the HTTP client's
@@ -193,15 +201,28 @@ func callFields(ctx context.Context, meta interceptors.CallMeta, surface string)
 	if n := service.NotesFrom(ctx); n != nil && n.Cache() != "" {
 		f = append(f, "cache", cacheValue(n.Cache()))
 	}
-	return f
+	return append(f, lf.common...)
 }
 
-// actionNames are the actions' names by their RPC's service and method, as a log line's values:
-// a string is boxed once here rather than on every line (boxing a string allocates).
-var actionNames = func() map[[2]string]any {
-	m := map[[2]string]any{}
+// actionFields are the fields of an action's log lines that do not change from call to call, as
+// a line's values: boxed once here rather than on every line (boxing a string allocates).
+type actionFields struct {
+	action any            // the action's name
+	common logging.Fields // the logging interceptor's common fields of a unary server call
+}
+
+// logFields are the actions' actionFields by their RPC's service and method.
+var logFields = func() map[[2]string]actionFields {
+	m := map[[2]string]actionFields{}
 	for _, a := range action.All() {
-		m[[2]string{string(a.Method.Parent().FullName()), string(a.Method.Name())}] = a.Name
+		svc, method := string(a.Method.Parent().FullName()), string(a.Method.Name())
+		m[[2]string{svc, method}] = actionFields{action: a.Name, common: logging.Fields{
+			logging.SystemTag[0], logging.SystemTag[1],
+			logging.ComponentFieldKey, logging.KindServerFieldValue,
+			logging.ServiceFieldKey, svc,
+			logging.MethodFieldKey, method,
+			logging.MethodTypeFieldKey, string(interceptors.Unary),
+		}}
 	}
 	return m
 }()

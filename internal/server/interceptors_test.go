@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -105,6 +107,47 @@ func TestDurationField(t *testing.T) {
 	for d := time.Duration(0); d < 5*time.Second; d += 7919 * time.Nanosecond {
 		if got, want := durationField(d), logging.DurationToTimeMillisFields(d); !reflect.DeepEqual(got, want) {
 			t.Fatalf("durationField(%v) = %v, want %v", d, got, want)
+		}
+	}
+}
+
+// TestCallLineFields: a call's log line has the gateway's fields first, then the logging
+// interceptor's, each once and in this order, whether the gateway fills some of the
+// interceptor's fields itself (an action's) or not (any other RPC).
+func TestCallLineFields(t *testing.T) {
+	logs := &testutil.SyncBuffer{}
+	c := newCalls(requestid.Logger(slog.New(slog.NewJSONHandler(logs, nil))), prometheus.NewRegistry())
+	a := testutil.Action(t, "get_agent")
+	common := []string{"protocol", "grpc.component", "grpc.service", "grpc.method", "grpc.method_type"}
+	for _, tc := range []struct {
+		surface, method string
+		want            []string
+	}{
+		{surfaceGRPC, a.FullMethod(), slices.Concat([]string{"surface", "action", "region"}, common, []string{"peer.address"})},
+		{surfaceGRPC, "/grpc.health.v1.Health/Check", slices.Concat([]string{"surface", "region"}, common, []string{"peer.address"})},
+		{surfaceREST, a.FullMethod(), slices.Concat([]string{"surface", "action", "peer.address", "region"}, common)},
+		{surfaceREST, "/grpc.health.v1.Health/Check", slices.Concat([]string{"surface", "peer.address", "region"}, common)},
+	} {
+		md := metadata.Pairs("authorization", "Bearer dal:owner-a", "x-region", "dal", "x-forwarded-for", "10.0.0.1, 127.0.0.1")
+		ctx := metadata.NewIncomingContext(context.Background(), md)
+		ctx = peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234}})
+		ctx = grpc.NewContextWithServerTransportStream(ctx, discardStream{tc.method})
+		handler := func(context.Context, any) (any, error) { return a.NewResponse(), nil }
+		if _, err := chainUnary(c.unary(tc.surface)...)(ctx, a.NewRequest(), &grpc.UnaryServerInfo{FullMethod: tc.method}, handler); err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(strings.NewReader(logs.Take()))
+		var keys []string
+		dec.Token() // {
+		for dec.More() {
+			k, _ := dec.Token()
+			var v any
+			dec.Decode(&v)
+			keys = append(keys, k.(string))
+		}
+		want := slices.Concat([]string{"time", "level", "msg"}, tc.want, []string{"grpc.start_time", "grpc.code", "grpc.time_ms", "request_id"})
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s %s: line's fields\n%q\nwant\n%q", tc.surface, tc.method, keys, want)
 		}
 	}
 }
