@@ -236,6 +236,8 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	svc, err := service.New(up, log, service.WithCache(service.Cache{
 		Store: store, TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Secret: secret,
 		UpstreamTimeout: cfg.UpstreamTimeout, Metrics: reg, TracerProvider: tp,
+		// Redis's calls are bounded by it; the in-process store's take microseconds.
+		StoreTimeout: cfg.CacheStoreTimeout,
 	}), service.WithMaxJSONDepth(cfg.MaxJSONDepth), service.WithWrites(hk.learn))
 	if err != nil {
 		hk.close()

@@ -72,6 +72,11 @@ type Cache struct {
 	MaxValueBytes int
 	// UpstreamTimeout bounds a shared upstream call, which no single caller's deadline ends.
 	UpstreamTimeout time.Duration
+	// StoreTimeout is the bound that Store puts on each of its calls itself
+	// (CACHE_STORE_TIMEOUT), if it has one. A lookup gets half of its caller's remaining time
+	// at most; when that half is longer than StoreTimeout, the store's own bound is the
+	// tighter, and the lookup is not given a deadline of its own (a timer a call). 0: unknown.
+	StoreTimeout time.Duration
 	// Breaker tunes the circuit breaker around Store.
 	Breaker cache.BreakerOptions
 	// MaxPendingBumps bounds the credentials whose invalidation is owed to a store that failed
@@ -404,12 +409,14 @@ var errOwed = errors.New("cache: invalidation owed")
 // that does not open (sealed under another credential, or damaged) is a miss.
 func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string, raw bool) (int64, *entry, error) {
 	// The store may have at most half of the caller's remaining time, so that a slow store
-	// leaves the caller time to be served by the upstream. (The store bounds each call itself
-	// too, to tens of milliseconds.)
+	// leaves the caller time to be served by the upstream. The store bounds each call itself
+	// too, to tens of milliseconds: when that bound (StoreTimeout) is the tighter, it is enough.
 	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
-		defer cancel()
+		if half := time.Until(deadline) / 2; r.StoreTimeout <= 0 || half < r.StoreTimeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, half)
+			defer cancel()
+		}
 	}
 	if r.pending.owed(id, r.Now()) && !r.flush(ctx, id) {
 		return 0, nil, errOwed
