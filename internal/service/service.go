@@ -56,6 +56,7 @@ type Service struct {
 	log      *slog.Logger
 	reads    *reads // nil: no cache
 	maxDepth int    // how deeply a request's JSON may nest
+	checked  *checkedBodies
 	writes   func(ctx context.Context, action string, req, resp proto.Message)
 }
 
@@ -106,7 +107,7 @@ func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{up: up, log: log, maxDepth: wire.DefaultMaxDepth}
+	s := &Service{up: up, log: log, maxDepth: wire.DefaultMaxDepth, checked: newCheckedBodies()}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
 			s.Close()
@@ -218,17 +219,20 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if err != nil {
 		return nil, false, invalidArgument("update_mask", err.Error())
 	}
-	// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
-	// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
-	if err := wire.CheckDepth(body, s.maxDepth); err != nil {
-		return nil, false, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
-	}
-	if err := spec.CheckBody(a.Name, body); err != nil {
-		var v *spec.Violation
-		if errors.As(err, &v) {
-			return nil, false, invalidArgument(v.Path, v.Error())
+	if !s.checked.passed(a, body) {
+		// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
+		// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
+		if err := wire.CheckDepth(body, s.maxDepth); err != nil {
+			return nil, false, invalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
 		}
-		return nil, false, s.internal(ctx, a, err)
+		if err := spec.CheckBody(a.Name, body); err != nil {
+			var v *spec.Violation
+			if errors.As(err, &v) {
+				return nil, false, invalidArgument(v.Path, v.Error())
+			}
+			return nil, false, s.internal(ctx, a, err)
+		}
+		s.checked.add(a, body)
 	}
 	callerID := requestid.From(ctx)
 	fetch := func(ctx context.Context) (*answer, error) {
