@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,8 @@ type calls struct {
 
 func newCalls(log *slog.Logger, reg prometheus.Registerer) *calls {
 	c := &calls{
-		log: log,
-		logger: logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
-			log.Log(ctx, slog.Level(level), msg, fields...)
-		}),
+		log:     log,
+		logger:  slogLogger(log),
 		surface: map[string]*grpcprom.ServerMetrics{},
 		refusal: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_rest_refused_total",
@@ -102,11 +101,37 @@ func chainStream(interceptors ...grpc.StreamServerInterceptor) grpc.StreamServer
 	}
 }
 
+// slogLogger adapts log to the logging interceptor. It makes the record itself, as slog's
+// documentation shows for wrappers, rather than through slog.Logger.Log, which also looks up its
+// caller (runtime.Callers) for a source that the gateway's handler does not print and that would
+// name this adapter anyway.
+func slogLogger(log *slog.Logger) logging.Logger {
+	h := log.Handler()
+	return logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
+		l := slog.Level(level)
+		if !h.Enabled(ctx, l) {
+			return
+		}
+		r := slog.NewRecord(time.Now(), l, msg, 0)
+		r.Add(fields...)
+		_ = h.Handle(ctx, r)
+	})
+}
+
+// durationField is the grpc.time_ms field of a call's log line, written as the logging
+// interceptor's default (logging.DurationToTimeMillisFields) writes it, a float32 of milliseconds
+// to the microsecond as fmt's %v prints it, without fmt's cost.
+func durationField(d time.Duration) logging.Fields {
+	ms := float32(d.Nanoseconds()/1000) / 1000
+	return logging.Fields{"grpc.time_ms", strconv.FormatFloat(float64(ms), 'g', -1, 32)}
+}
+
 // logOptions configures the call log line of surface's calls.
 func (c *calls) logOptions(surface string) []logging.Option {
 	return []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(codeLevel),
+		logging.WithDurationField(durationField),
 		logging.WithFieldsFromContextAndCallMeta(func(ctx context.Context, meta interceptors.CallMeta) logging.Fields {
 			return callFields(ctx, meta, surface)
 		}),
@@ -153,13 +178,32 @@ func codeLevel(code codes.Code) logging.Level {
 	return logging.LevelInfo
 }
 
-// callFields are the gateway's own fields of a call's log line, next to the interceptor's
-// grpc.* fields: the action, the surface, the caller's region and the cache's outcome. None is
-// taken from the authorization metadata, which holds the caller's token.
+// callFields are the gateway's own fields of a call's log line, first on it, before the
+// interceptor's grpc.* fields: the surface, the action, the caller's region and the cache's
+// outcome. None is taken from the authorization metadata, which holds the caller's token.
+//
+// The interceptor asks for them twice: when the call starts, for the fields it puts in the call's
+// context (which the gateway's logging does not read), and for the line, after the call. Only the
+// line's are made: the line is the same, and the interceptor deduplicates its fields through a
+// map, which stays small with fewer fields. Either way the slice is made with room for the
+// fields the interceptor appends to it, so that it does not grow.
+//
+// An action's fields end with the interceptor's own common fields, with the values it gives them
+// (logFields): the interceptor keeps the first field of a key, so the line is the same, but it no
+// longer appends them, which boxes each key again (an allocation each).
 func callFields(ctx context.Context, meta interceptors.CallMeta, surface string) logging.Fields {
-	f := logging.Fields{"surface", surface}
-	if a, ok := action.ByMethod(meta.FullMethod()); ok {
-		f = append(f, "action", a.Name)
+	lf, ok := logFields[[2]string{meta.Service, meta.Method}]
+	if ok && meta.Typ != interceptors.Unary {
+		lf, ok = actionFields{}, false // not an action: every action is unary
+	}
+	if logging.ExtractFields(ctx) == nil {
+		// The call's start: the interceptor has put no fields in its context yet.
+		return append(make(logging.Fields, 0, 16), lf.common...)
+	}
+	f := make(logging.Fields, 0, 32)
+	f = append(f, "surface", surfaceValue(surface))
+	if ok {
+		f = append(f, "action", lf.action)
 	}
 	if surface == surfaceREST {
 		// The in-process channel's peer is no address; grpc-gateway appends the HTTP client's
@@ -174,9 +218,58 @@ func callFields(ctx context.Context, meta interceptors.CallMeta, surface string)
 		f = append(f, "region", r[0])
 	}
 	if n := service.NotesFrom(ctx); n != nil && n.Cache() != "" {
-		f = append(f, "cache", n.Cache())
+		f = append(f, "cache", cacheValue(n.Cache()))
 	}
-	return f
+	return append(f, lf.common...)
+}
+
+// actionFields are the fields of an action's log lines that do not change from call to call, as
+// a line's values: boxed once here rather than on every line (boxing a string allocates).
+type actionFields struct {
+	action any            // the action's name
+	common logging.Fields // the logging interceptor's common fields of a unary server call
+}
+
+// logFields are the actions' actionFields by their RPC's service and method.
+var logFields = func() map[[2]string]actionFields {
+	m := map[[2]string]actionFields{}
+	for _, a := range action.All() {
+		svc, method := string(a.Method.Parent().FullName()), string(a.Method.Name())
+		m[[2]string{svc, method}] = actionFields{action: a.Name, common: logging.Fields{
+			logging.SystemTag[0], logging.SystemTag[1],
+			logging.ComponentFieldKey, logging.KindServerFieldValue,
+			logging.ServiceFieldKey, svc,
+			logging.MethodFieldKey, method,
+			logging.MethodTypeFieldKey, string(interceptors.Unary),
+		}}
+	}
+	return m
+}()
+
+// surfaceValue and cacheValue return their few values as constants, which a log line's `any`
+// holds without allocating.
+func surfaceValue(s string) any {
+	switch s {
+	case surfaceGRPC:
+		return surfaceGRPC
+	case surfaceREST:
+		return surfaceREST
+	}
+	return s
+}
+
+func cacheValue(outcome string) any {
+	switch outcome {
+	case "hit":
+		return "hit"
+	case "miss":
+		return "miss"
+	case "stale":
+		return "stale"
+	case "bypass":
+		return "bypass"
+	}
+	return outcome
 }
 
 // withNotes gives the call a service.Notes for the service to fill, read by callFields.
@@ -212,7 +305,7 @@ func (c *calls) refused(ctx context.Context, fullMethod string, err error, laten
 		"grpc.component", "server", "grpc.service", svc, "grpc.method", method,
 		"grpc.code", code.String(), "surface", surfaceREST, "refused", msg,
 	}
-	attrs = append(attrs, logging.DurationToTimeMillisFields(latency)...)
+	attrs = append(attrs, durationField(latency)...)
 	if routed {
 		attrs = append(attrs, "action", act.Name)
 	}

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -73,6 +72,11 @@ type Cache struct {
 	MaxValueBytes int
 	// UpstreamTimeout bounds a shared upstream call, which no single caller's deadline ends.
 	UpstreamTimeout time.Duration
+	// StoreTimeout is the bound that Store puts on each of its calls itself
+	// (CACHE_STORE_TIMEOUT), if it has one. A lookup gets half of its caller's remaining time
+	// at most; when that half is longer than StoreTimeout, the store's own bound is the
+	// tighter, and the lookup is not given a deadline of its own (a timer a call). 0: unknown.
+	StoreTimeout time.Duration
 	// Breaker tunes the circuit breaker around Store.
 	Breaker cache.BreakerOptions
 	// MaxPendingBumps bounds the credentials whose invalidation is owed to a store that failed
@@ -208,17 +212,51 @@ func genKey(id string) string { return "lcgw:{" + id + "}:gen" }
 // credential's generation and the entry together.
 func entryKey(id, region string, a *action.Action, body []byte) string {
 	sum := sha256.Sum256(body)
-	return fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", id, region, a.Name, hex.EncodeToString(sum[:16]))
+	var hash [32]byte
+	hex.Encode(hash[:], sum[:16])
+	// lcgw:{<id>}:e:<region>:<action>:<hash>, written into one buffer: one allocation a read,
+	// where fmt.Sprintf made five.
+	var k strings.Builder
+	k.Grow(len("lcgw:{}:e:::") + len(id) + len(region) + len(a.Name) + len(hash))
+	for _, s := range []string{"lcgw:{", id, "}:e:", region, ":", a.Name, ":"} {
+		k.WriteString(s)
+	}
+	k.Write(hash[:])
+	return k.String()
 }
 
 // answer is a successful upstream answer, as cached and as shared among coalesced callers.
 type answer struct {
+	// resp is the response, or nil when the answer was read from the cache for a caller whose
+	// transport takes it encoded: then raw holds it, in protobuf's wire format.
 	resp                proto.Message
+	raw                 []byte
 	legacy, deprecation string
 	// empties are the places of the empty lists and maps of the upstream's answer, which resp
 	// cannot hold (wire.EmptyPaths), for the REST surface to put back.
 	empties string
 	at      time.Time // when the upstream call that answered began, for shared answers
+}
+
+// decode decodes raw into resp, if it is not decoded yet.
+func (ans *answer) decode(a *action.Action) error {
+	if ans.resp != nil {
+		return nil
+	}
+	resp := a.NewResponse()
+	if err := proto.Unmarshal(ans.raw, resp); err != nil {
+		return err
+	}
+	ans.resp, ans.raw = resp, nil
+	return nil
+}
+
+// reply is what the service answers the call with: resp, or raw as an encoded response.
+func (ans *answer) reply() any {
+	if ans.resp != nil {
+		return ans.resp
+	}
+	return encoded(ans.raw)
 }
 
 // clone returns a copy of ans that its caller's stream may marshal on its own.
@@ -233,7 +271,14 @@ func (ans *answer) clone() *answer {
 // answer out. An entry past its TTL (but within StaleIfError) stands in for that call's answer
 // when the call fails with a transient error. When the store fails, the read is served by the
 // upstream, still coalesced, and nothing is stored.
-func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, fetch func(context.Context) (*answer, error)) (_ *answer, err error) {
+//
+// With raw, an answer read from the cache is left encoded (answer.raw), for a caller whose
+// transport sends or decodes it as it is; otherwise it is decoded, and an entry that does not
+// decode is a miss.
+//
+// It returns the outcome that x-cache reports, which the caller sends with its other header
+// metadata.
+func (r *reads) read(ctx context.Context, a *action.Action, auth, region string, body []byte, raw bool, fetch func(context.Context) (*answer, error)) (_ *answer, xcache string, err error) {
 	ctx, span := r.startSpan(ctx, "cache.read", a)
 	defer func() {
 		if err != nil {
@@ -248,37 +293,39 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 	refresh := noCache(metadata.ValueFromIncomingContext(ctx, MDCacheControl))
 	id := r.keys.id(auth)
 	key := entryKey(id, region, a, body)
-	flightKey := key + "|" + strconv.FormatInt(r.epoch.Load(), 10)
+	epoch := r.epoch.Load() // before the lookup: see epoch
 
 	var (
 		outcome string
 		fill    func(context.Context, *answer)
 		stale   *entry
+		shared  string // what the shared call's key adds to key and epoch
 	)
-	switch gen, ent, err := r.lookup(ctx, a, id, auth, key); {
+	switch gen, ent, err := r.lookup(ctx, a, id, auth, key, raw); {
 	case errors.Is(err, errOwed):
 		// A write of this credential is not yet reflected in the store: trust nothing in it.
 		outcome = cacheBypass
-		flightKey += "|owed"
+		shared = "|owed"
 	case err != nil:
 		r.storeFailed(ctx, "lookup", err)
 		outcome = cacheError
-		flightKey += "|nostore"
+		shared = "|nostore"
 	case ent != nil && !refresh && r.age(ent) < r.TTL:
-		r.report(ctx, a, cacheHit)
 		noteFetched(ctx, ent.filled)
-		return ent.ans, nil
+		return ent.ans, r.report(ctx, a, cacheHit), nil
 	default:
 		outcome = cacheMiss
 		if refresh {
 			outcome = cacheBypass
-			flightKey += "|refresh"
+			shared = "|refresh"
 		} else if ent != nil {
 			stale = ent
 		}
-		flightKey += "|" + strconv.FormatInt(gen, 10)
+		shared += "|" + strconv.FormatInt(gen, 10)
 		fill = r.filler(a, id, auth, key, gen)
 	}
+	// Made only now: a hit needs none.
+	flightKey := key + "|" + strconv.FormatInt(epoch, 10) + shared
 	if fill != nil && sc.IsValid() {
 		fillIt := fill
 		fill = func(c context.Context, ans *answer) { fillIt(trace.ContextWithSpanContext(c, sc), ans) }
@@ -311,16 +358,13 @@ func (r *reads) read(ctx context.Context, a *action.Action, auth, region string,
 		// The shared call may have taken long: the entry must still be within its life now.
 		if stale != nil && ctx.Err() == nil && transient(err) && r.age(stale) < r.life {
 			r.log.DebugContext(ctx, "serving a stale answer for a failing upstream", "action", a.Name, "err", err)
-			r.report(ctx, a, cacheStale)
 			noteFetched(ctx, stale.filled)
-			return stale.ans, nil
+			return stale.ans, r.report(ctx, a, cacheStale), nil
 		}
-		r.report(ctx, a, outcome)
-		return nil, err
+		return nil, r.report(ctx, a, outcome), err
 	}
-	r.report(ctx, a, outcome)
 	noteFetched(ctx, ans.at)
-	return ans.clone(), nil
+	return ans.clone(), r.report(ctx, a, outcome), nil
 }
 
 // startSpan starts one of the cache's spans, with a's name when a is not nil. With tracing off it
@@ -336,9 +380,9 @@ func (r *reads) startSpan(ctx context.Context, name string, a *action.Action) (c
 	return r.tracer.Start(ctx, name, trace.WithAttributes(tracing.AttrAction.String(a.Name)))
 }
 
-// report counts a read's outcome, records it on the read's span and sends it as x-cache; a store
-// error shows as bypass.
-func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
+// report counts a read's outcome, records it on the read's span and in the call's notes, and
+// returns what x-cache reports of it: a store error shows as bypass.
+func (r *reads) report(ctx context.Context, a *action.Action, outcome string) string {
 	r.metrics.outcomes.WithLabelValues(a.Name, outcome).Inc()
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(tracing.AttrCacheOutcome.String(outcome))
@@ -347,7 +391,7 @@ func (r *reads) report(ctx context.Context, a *action.Action, outcome string) {
 		outcome = cacheBypass
 	}
 	noteCache(ctx, outcome)
-	_ = grpc.SetHeader(ctx, metadata.Pairs(MDCache, outcome)) // fails only outside a gRPC call
+	return outcome
 }
 
 // entry is an answer read from the store, with when it was filled.
@@ -366,14 +410,16 @@ var errOwed = errors.New("cache: invalidation owed")
 // lookup returns the credential's generation and its entry at key, if there is one filled under
 // that generation and still within its life. An entry of an older generation, too old, or one
 // that does not open (sealed under another credential, or damaged) is a miss.
-func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string) (int64, *entry, error) {
+func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key string, raw bool) (int64, *entry, error) {
 	// The store may have at most half of the caller's remaining time, so that a slow store
-	// leaves the caller time to be served by the upstream. (The store bounds each call itself
-	// too, to tens of milliseconds.)
+	// leaves the caller time to be served by the upstream. The store bounds each call itself
+	// too, to tens of milliseconds: when that bound (StoreTimeout) is the tighter, it is enough.
 	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
-		defer cancel()
+		if half := time.Until(deadline) / 2; r.StoreTimeout <= 0 || half < r.StoreTimeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, half)
+			defer cancel()
+		}
 	}
 	if r.pending.owed(id, r.Now()) && !r.flush(ctx, id) {
 		return 0, nil, errOwed
@@ -392,15 +438,15 @@ func (r *reads) lookup(ctx context.Context, a *action.Action, id, auth, key stri
 	if r.age(ent) >= r.life {
 		return gen, nil, nil
 	}
-	if ent.ans, err = r.unseal(a, id, auth, key, b); err != nil {
+	if ent.ans, err = r.unseal(a, id, auth, key, b, raw); err != nil {
 		r.warn(ctx, "unreadable cache entry; treated as a miss", "action", a.Name, "err", err)
 		return gen, nil, nil
 	}
 	return gen, ent, nil
 }
 
-// unseal opens and decodes an entry.
-func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answer, error) {
+// unseal opens an entry and, unless raw, decodes its response.
+func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte, raw bool) (*answer, error) {
 	aead, err := r.keys.sealerOf(id, auth)
 	if err != nil {
 		return nil, err
@@ -408,6 +454,11 @@ func (r *reads) unseal(a *action.Action, id, auth, key string, b []byte) (*answe
 	plain, err := open(aead, key, b)
 	if err != nil {
 		return nil, err
+	}
+	if raw {
+		// Only the gateway's own fills open (GCM authenticates them), and each is a response
+		// that proto.Marshal wrote: it is sent as it is, not decoded only to be encoded again.
+		return splitAnswer(plain)
 	}
 	return decodeAnswer(a, plain)
 }
@@ -662,7 +713,21 @@ func encodeAnswer(ans *answer) ([]byte, error) {
 	return append(b, msg...), nil
 }
 
+// decodeAnswer deserializes an answer that encodeAnswer wrote, its response decoded.
 func decodeAnswer(a *action.Action, b []byte) (*answer, error) {
+	ans, err := splitAnswer(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := ans.decode(a); err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+// splitAnswer deserializes an answer that encodeAnswer wrote, its response left in the protobuf
+// wire format (raw), which is what a gRPC caller is sent.
+func splitAnswer(b []byte) (*answer, error) {
 	field := func() (string, error) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -684,9 +749,5 @@ func decodeAnswer(a *action.Action, b []byte) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := a.NewResponse()
-	if err := proto.Unmarshal(b, resp); err != nil {
-		return nil, err
-	}
-	return &answer{resp: resp, legacy: legacy, deprecation: deprecation, empties: empties}, nil
+	return &answer{raw: b, legacy: legacy, deprecation: deprecation, empties: empties}, nil
 }

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -251,3 +255,75 @@ func TestPendingBumps(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestEntryKeyFormat: an entry's key is the one docs/cache.md shows, which replicas of other
+// versions on the same Redis derive too.
+func TestEntryKeyFormat(t *testing.T) {
+	a := testutil.Action(t, "get_agent")
+	body := []byte(`{"id":"owner-a@example.com"}`)
+	sum := sha256.Sum256(body)
+	for _, region := range []string{"", "dal"} {
+		want := fmt.Sprintf("lcgw:{%s}:e:%s:%s:%s", "3f0c", region, a.Name, hex.EncodeToString(sum[:16]))
+		if got := entryKey("3f0c", region, a, body); got != want {
+			t.Errorf("entryKey = %q, want %q", got, want)
+		}
+	}
+}
+
+// deadlineStore is an in-process store that records the deadline of each lookup's context.
+type deadlineStore struct {
+	*cache.Memory
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (s *deadlineStore) Lookup(ctx context.Context, genKey, key string, ttl time.Duration) (int64, []byte, bool, error) {
+	d, _ := ctx.Deadline()
+	s.mu.Lock()
+	s.deadlines = append(s.deadlines, d)
+	s.mu.Unlock()
+	return s.Memory.Lookup(ctx, genKey, key, ttl)
+}
+
+// TestLookupDeadline: a lookup has half of its caller's remaining time at most, unless the
+// store's own bound on a call (StoreTimeout) is shorter than that half.
+func TestLookupDeadline(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		storeTimeout time.Duration
+		callerTime   time.Duration
+		halved       bool
+	}{
+		{"no store bound", 0, time.Minute, true},
+		{"the store's bound is tighter", 100 * time.Millisecond, time.Minute, false},
+		{"half the caller's time is tighter", time.Minute, time.Minute, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := &deadlineStore{Memory: cache.NewMemory(0, 0)}
+			up := &fakeUpstream{resp: &upstream.Response{Body: []byte(`[{"id":0,"name":"G"}]`)}}
+			s, err := New(up, slogTo(&testutil.SyncBuffer{}), WithCache(Cache{
+				Store: store, TTL: time.Minute, Secret: []byte("0123456789abcdef"), StoreTimeout: c.storeTimeout,
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), c.callerTime)
+			defer cancel()
+			callerDeadline, _ := ctx.Deadline()
+			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(MDAuthorization, "Bearer dal:x"))
+			if _, err := s.Call(ctx, testutil.Action(t, "list_groups"), testutil.Action(t, "list_groups").NewRequest()); err != nil {
+				t.Fatal(err)
+			}
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			if len(store.deadlines) != 1 {
+				t.Fatalf("%d lookups, want 1", len(store.deadlines))
+			}
+			got := store.deadlines[0]
+			if halved := got.Before(callerDeadline.Add(-c.callerTime / 4)); halved != c.halved || got.IsZero() {
+				t.Errorf("lookup's deadline %v, caller's %v: halved %v, want %v", got, callerDeadline, halved, c.halved)
+			}
+		})
+	}
+}

@@ -57,6 +57,7 @@ type Service struct {
 	log      *slog.Logger
 	reads    *reads // nil: no cache
 	maxDepth int    // how deeply a request's JSON may nest
+	checked  *checkedBodies
 	writes   func(ctx context.Context, action string, req, resp proto.Message)
 }
 
@@ -107,7 +108,7 @@ func New(up Upstream, log *slog.Logger, opts ...Option) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{up: up, log: log, maxDepth: wire.DefaultMaxDepth}
+	s := &Service{up: up, log: log, maxDepth: wire.DefaultMaxDepth, checked: newCheckedBodies()}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
 			s.Close()
@@ -165,10 +166,15 @@ func (s *Service) Register(r grpc.ServiceRegistrar, streams ...Stream) {
 // method returns the gRPC handler of action a: decode the request, then run Call through the
 // server's interceptors.
 func (s *Service) method(a *action.Action) grpc.MethodHandler {
+	// Made once: the interceptors only read them.
+	fullMethod := a.FullMethod()
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 		r := &request{Message: a.NewRequest()}
 		req := r.Message
-		call := func(ctx context.Context, req any) (any, error) { return s.Call(ctx, a, req.(proto.Message)) }
+		// r.encoded is known once dec has run: whether the reply may be a cached answer's bytes.
+		call := func(ctx context.Context, req any) (any, error) {
+			return s.serve(ctx, a, req.(proto.Message), r.encoded)
+		}
 		err := dec(r)
 		if err == nil && r.err != nil {
 			err = decodeError(r.err, s.maxDepth) // Codec's
@@ -183,7 +189,7 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 		if interceptor == nil {
 			return call(ctx, req)
 		}
-		return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: a.FullMethod()}, call)
+		return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: fullMethod}, call)
 	}
 }
 
@@ -209,14 +215,23 @@ type lifecycles interface {
 
 // Call serves one call of action a. It is the generic path every RPC takes.
 func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message) (proto.Message, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	auth := first(md, MDAuthorization)
-	resp, answered, err := s.call(ctx, a, req, md, auth)
+	resp, err := s.serve(ctx, a, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(proto.Message), nil
+}
+
+// serve is Call, except that with encoded a cached answer is served as its bytes (an encoded),
+// not decoded, for a transport that sends or decodes them as they are (see Codec and Cloner).
+func (s *Service) serve(ctx context.Context, a *action.Action, req proto.Message, encoded bool) (any, error) {
+	auth := first(ctx, MDAuthorization)
+	resp, answered, err := s.call(ctx, a, req, auth, encoded)
 	if err != nil && !answered {
 		// A refusal of the gateway's own carries the lifecycle headers the upstream's last
 		// answer from the call's region had, as every upstream answer does.
 		if l, ok := s.up.(lifecycles); ok {
-			legacy, deprecation := l.Lifecycle(auth, first(md, MDRegion))
+			legacy, deprecation := l.Lifecycle(auth, first(ctx, MDRegion))
 			setLifecycle(ctx, legacy, deprecation)
 		}
 	}
@@ -225,13 +240,13 @@ func (s *Service) Call(ctx context.Context, a *action.Action, req proto.Message)
 
 // call is Call's work. answered reports whether the upstream answered the call, whose answer's
 // lifecycle headers are then set.
-func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, md metadata.MD, auth string) (_ proto.Message, answered bool, _ error) {
+func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message, auth string, encoded bool) (_ any, answered bool, _ error) {
 	if !isBearer(auth) {
 		// Refused here, so the call costs nothing upstream. The value is not quoted: it may
 		// be a token sent the wrong way.
 		return nil, false, GatewayError(errAuthentication, `Authorization metadata must be a bearer token: "bearer <token>" (the scheme is case-insensitive)`)
 	}
-	region := first(md, MDRegion)
+	region := first(ctx, MDRegion)
 	if region != "" && !regionPattern.MatchString(region) {
 		return nil, false, InvalidArgument("X-Region", fmt.Sprintf("X-Region %q is not a region name such as dal or fra", region))
 	}
@@ -239,17 +254,20 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if err != nil {
 		return nil, false, InvalidArgument("update_mask", err.Error())
 	}
-	// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
-	// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
-	if err := wire.CheckDepth(body, s.maxDepth); err != nil {
-		return nil, false, InvalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
-	}
-	if err := spec.CheckBody(a.Name, body); err != nil {
-		var v *spec.Violation
-		if errors.As(err, &v) {
-			return nil, false, InvalidArgument(v.Path, v.Error())
+	if !s.checked.passed(a, body) {
+		// Before spec.CheckBody, whose decoding recurses. A gRPC request's nesting was bounded
+		// when it was decoded (see decodeError); this is the exact limit, for both surfaces.
+		if err := wire.CheckDepth(body, s.maxDepth); err != nil {
+			return nil, false, InvalidArgument(cmp.Or(err.(*wire.DepthError).Field, "body"), err.Error())
 		}
-		return nil, false, s.internal(ctx, a, err)
+		if err := spec.CheckBody(a.Name, body); err != nil {
+			var v *spec.Violation
+			if errors.As(err, &v) {
+				return nil, false, InvalidArgument(v.Path, v.Error())
+			}
+			return nil, false, s.internal(ctx, a, err)
+		}
+		s.checked.add(a, body)
 	}
 	callerID := requestid.From(ctx)
 	fetch := func(ctx context.Context) (*answer, error) {
@@ -275,9 +293,12 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		}
 		return &answer{resp: out, legacy: resp.Legacy, deprecation: resp.Deprecation, empties: wire.EmptyPaths(resp.Body)}, nil
 	}
-	var ans *answer
+	var (
+		ans    *answer
+		xcache string // the cache's outcome, when the cache took part
+	)
 	if a.Read && s.reads != nil {
-		ans, err = s.reads.read(ctx, a, auth, region, body, fetch)
+		ans, xcache, err = s.reads.read(ctx, a, auth, region, body, encoded, fetch)
 	} else {
 		ans, err = fetch(ctx)
 	}
@@ -285,7 +306,9 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 		var ue *upstream.Error
 		answered := errors.As(err, &ue)
 		if answered {
-			setLifecycle(ctx, ue.Legacy, ue.Deprecation)
+			setHeader(ctx, xcache, ue.Legacy, ue.Deprecation, "")
+		} else {
+			setHeader(ctx, xcache, "", "", "")
 		}
 		unknown := !a.Read && outcomeUnknown(err)
 		if unknown && s.reads != nil {
@@ -299,11 +322,12 @@ func (s *Service) call(ctx context.Context, a *action.Action, req proto.Message,
 	if !a.Read && s.writes != nil {
 		s.writes(ctx, a.Name, req, ans.resp)
 	}
-	setLifecycle(ctx, ans.legacy, ans.deprecation)
-	if ans.empties != "" && first(md, MDSurface) == "rest" {
-		_ = grpc.SetHeader(ctx, metadata.Pairs(MDEmpties, ans.empties)) // fails only outside a gRPC call
+	var empties string
+	if ans.empties != "" && first(ctx, MDSurface) == "rest" {
+		empties = ans.empties
 	}
-	return ans.resp, true, nil
+	setHeader(ctx, xcache, ans.legacy, ans.deprecation, empties)
+	return ans.reply(), true, nil
 }
 
 // Close ends the service's own work: it cancels the shared upstream calls still running (their
@@ -317,12 +341,20 @@ func (s *Service) Close() {
 
 // setLifecycle sends the upstream's Legacy and Deprecation headers as header metadata.
 func setLifecycle(ctx context.Context, legacy, deprecation string) {
-	md := metadata.MD{}
-	if legacy != "" {
-		md.Set(MDLegacy, legacy)
-	}
-	if deprecation != "" {
-		md.Set(MDDeprecation, deprecation)
+	setHeader(ctx, "", legacy, deprecation, "")
+}
+
+// setHeader sends a call's header metadata, those of its values that are set: the cache's outcome
+// (x-cache), the upstream's Legacy and Deprecation headers, and the answer's empties for the REST
+// surface. They go in one grpc.SetHeader, since each one copies the whole header set so far.
+func setHeader(ctx context.Context, xcache, legacy, deprecation, empties string) {
+	md := make(metadata.MD, 4)
+	for _, h := range [...]struct{ key, value string }{
+		{MDCache, xcache}, {MDLegacy, legacy}, {MDDeprecation, deprecation}, {MDEmpties, empties},
+	} {
+		if h.value != "" {
+			md[h.key] = []string{h.value}
+		}
 	}
 	if len(md) > 0 {
 		// It fails only outside a gRPC call, as in direct calls of Call from tests.
@@ -342,9 +374,10 @@ func isBearer(auth string) bool {
 	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
 }
 
-// first returns the first value of key in md, or "".
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// first returns the first value of key in ctx's incoming metadata, or "". It reads the one key,
+// where metadata.FromIncomingContext would copy the whole metadata.
+func first(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
