@@ -346,6 +346,9 @@ func TestSubscribeSSE(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("GET stream = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("Deprecation") == "" {
+			t.Errorf("the stream's headers lack X-Request-Id or Deprecation: %v", resp.Header)
+		}
 		return bufio.NewReader(resp.Body), func() { cancel(); resp.Body.Close() }
 	}
 	// frame reads the next SSE event: its fields by name.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -74,6 +75,15 @@ func (h *SSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	first, err := stream.Recv()
+	// The call's header metadata, as the REST surface's answers carry it: its request id, and
+	// the lifecycle headers of the upstream's last answer (from the authorisation's lists).
+	if header, _ := stream.Header(); header != nil {
+		for _, k := range []string{requestid.Key, service.MDLegacy, service.MDDeprecation} {
+			if v := header.Get(k); len(v) > 0 {
+				w.Header().Set(textproto.CanonicalMIMEHeaderKey(k), v[0])
+			}
+		}
+	}
 	if err != nil {
 		rest.WriteError(ctx, w, err)
 		return
