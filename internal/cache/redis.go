@@ -111,8 +111,8 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 // NewRedisClient returns a go-redis client of the Redis that url names, configured as NewRedis
 // configures its own (o's defaults, TLS, tracing; o.Timeout is not applied: it is the Store's),
 // for parts of the gateway that keep data of their own in the same Redis, such as the webhook
-// events. They take a client of their own so that their pool, and their blocking reads, never
-// hold the cache's connections.
+// events. They take a client of their own so that their pool, and their pub/sub subscription,
+// never hold the cache's connections.
 func NewRedisClient(url string, o RedisOptions) (redis.UniversalClient, error) {
 	u, err := ParseRedisURL(url)
 	if err != nil {

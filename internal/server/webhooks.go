@@ -46,7 +46,8 @@ func newHooks(cfg Config, log *slog.Logger, tp trace.TracerProvider, secret []by
 		log.Info("webhook events in process: deliveries received by this replica only, lost on restart (set REDIS_URL to share them)")
 	} else {
 		// A client of its own: its pool is not the cache's, whose timeouts are tens of
-		// milliseconds, and a subscriber's blocking read must never hold a cache connection.
+		// milliseconds, and a burst of deliveries or subscribers' reads must never hold the
+		// cache's connections.
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout, cfg.WebhookStoreTimeout
 		ro.TracerProvider = tp
 		c, err := cache.NewRedisClient(cfg.RedisURL, ro)
