@@ -349,7 +349,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	root.Handle("/", restHandler)
 	// Not through restHandler: a stream is no call in flight for GATEWAY_MAX_IN_FLIGHT (the
 	// subscriptions have their own bound), and has no body to bound.
-	var sse http.Handler = webhooks.NewSSE(configv1.NewWebhookServiceClient(g.conn), cfg.HTTPWriteTimeout)
+	var sse http.Handler = webhooks.NewSSE(configv1.NewWebhookServiceClient(g.conn), mux, cfg.HTTPWriteTimeout)
 	if tp != nil {
 		sse = tracing.HTTPHandler(sse, tp, restSpanName)
 	}

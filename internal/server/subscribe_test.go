@@ -406,6 +406,16 @@ func TestSubscribeSSE(t *testing.T) {
 			t.Errorf("resumed event = %v, want n %d", got.Payload, n)
 		}
 	}
+	// The first stream, ended, has its call line, as a REST call's: surface and client address.
+	testutil.Eventually(t, "the server-sent events stream's call line", func() bool {
+		for _, line := range strings.Split(v.logs.String(), "\n") {
+			if strings.Contains(line, `"grpc.method":"SubscribeWebhooks"`) && strings.Contains(line, `"surface":"rest"`) &&
+				strings.Contains(line, `"peer.address":"127.0.0.1"`) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestSubscribeRevokedToken (issue 15, item 3): a token that stops listing (revoked: the upstream

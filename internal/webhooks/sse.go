@@ -3,13 +3,12 @@ package webhooks
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/metadata"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -36,13 +35,15 @@ const SSEPath = "/v3.2/gateway/webhooks/stream"
 // with the upstream's error body.
 type SSE struct {
 	client       configv1.WebhookServiceClient
+	mux          *runtime.ServeMux
 	writeTimeout time.Duration
 }
 
-// NewSSE returns the handler. writeTimeout bounds each write to the client
-// (GATEWAY_HTTP_WRITE_TIMEOUT), which the HTTP server would otherwise apply to the whole stream.
-func NewSSE(client configv1.WebhookServiceClient, writeTimeout time.Duration) *SSE {
-	return &SSE{client: client, writeTimeout: writeTimeout}
+// NewSSE returns the handler. mux is the REST surface's ServeMux, whose header matchers make
+// the call's metadata. writeTimeout bounds each write to the client (GATEWAY_HTTP_WRITE_TIMEOUT),
+// which the HTTP server would otherwise apply to the whole stream.
+func NewSSE(client configv1.WebhookServiceClient, mux *runtime.ServeMux, writeTimeout time.Duration) *SSE {
+	return &SSE{client: client, mux: mux, writeTimeout: writeTimeout}
 }
 
 // sseJSON writes messages as the REST surface does, with the proto's snake_case names.
@@ -57,19 +58,15 @@ func (h *SSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	md := metadata.MD{}
-	for header, key := range map[string]string{
-		"Authorization": service.MDAuthorization, "X-Region": service.MDRegion,
-		"X-Request-Id": requestid.Key, "Cache-Control": service.MDCacheControl,
-	} {
-		if v := r.Header.Get(header); v != "" {
-			md.Set(key, v)
-		}
+	// The call's metadata, as the REST surface's ServeMux makes it for every call: the same
+	// headers forwarded (Authorization, X-Region, X-Request-Id, Cache-Control), and the client's
+	// address in x-forwarded-for, which the call's log line names.
+	ctx, err = runtime.AnnotateContext(ctx, h.mux, r, configv1.WebhookService_SubscribeWebhooks_FullMethodName, runtime.WithHTTPPathPattern(SSEPath))
+	if err != nil {
+		rest.WriteError(ctx, w, err)
+		return
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		md.Set("x-forwarded-for", host) // the call's log line names the client, as for REST calls
-	}
-	stream, err := h.client.SubscribeWebhooks(metadata.NewOutgoingContext(ctx, md), req)
+	stream, err := h.client.SubscribeWebhooks(ctx, req)
 	if err != nil {
 		rest.WriteError(ctx, w, err)
 		return
