@@ -175,13 +175,7 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 		call := func(ctx context.Context, req any) (any, error) {
 			return s.serve(ctx, a, req.(proto.Message), r.encoded)
 		}
-		err := dec(r)
-		if err == nil && r.err != nil {
-			err = decodeError(r.err, s.maxDepth) // Codec's
-		} else if err != nil {
-			err = decodeError(err, s.maxDepth) // grpc's, which it has answered already
-		}
-		if err != nil {
+		if err := s.decode(dec, r); err != nil {
 			// The refusal still takes the interceptors' path, so that it is logged and
 			// counted like any other call.
 			call = func(context.Context, any) (any, error) { return nil, err }
@@ -197,12 +191,19 @@ func (s *Service) method(a *action.Action) grpc.MethodHandler {
 // message that does not decode, or nests too deeply, is INVALID_ARGUMENT (grpc's own decoding
 // error would be INTERNAL).
 func (s *Service) Recv(stream grpc.ServerStream, m proto.Message) error {
-	r := &request{Message: m}
-	if err := stream.RecvMsg(r); err != nil {
-		return decodeError(err, s.maxDepth)
+	return s.decode(stream.RecvMsg, &request{Message: m})
+}
+
+// decode receives a request into r with recv (a unary handler's dec, or a stream's RecvMsg) and
+// returns the status a request that does not decode is refused with: Codec's error, recorded in
+// r, or grpc's own, which grpc has answered already.
+func (s *Service) decode(recv func(any) error, r *request) error {
+	err := recv(r)
+	if err == nil {
+		err = r.err
 	}
-	if r.err != nil {
-		return decodeError(r.err, s.maxDepth)
+	if err != nil {
+		return decodeError(err, s.maxDepth)
 	}
 	return nil
 }
