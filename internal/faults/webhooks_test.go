@@ -87,6 +87,28 @@ func idLess(a, b string) bool {
 	return am < bm || (am == bm && as < bs)
 }
 
+// tally records the events a subscriber receives: each one's payload key, and the ids that did
+// not strictly follow the one before.
+type tally struct {
+	last    string         // the id of the last event
+	seen    map[string]int // payload key: times received
+	keys    []string       // the payload keys, in the order received
+	unorder []string       // ids that did not follow the one before
+}
+
+func newTally() tally { return tally{seen: map[string]int{}} }
+
+// add records ev.
+func (t *tally) add(ev *pb.WebhookEvent) {
+	if !idLess(t.last, ev.GetId()) {
+		t.unorder = append(t.unorder, fmt.Sprintf("%s after %s", ev.GetId(), t.last))
+	}
+	t.last = ev.GetId()
+	key := ev.GetPayload().GetFields()["key"].GetStringValue()
+	t.seen[key]++
+	t.keys = append(t.keys, key)
+}
+
 // follower is a SubscribeWebhooks stream whose messages a goroutine receives as fast as they
 // come, recording each event's payload key and checking that ids strictly increase.
 type follower struct {
@@ -94,14 +116,10 @@ type follower struct {
 	cancel context.CancelFunc
 	first  *pb.WebhookHeartbeat // the first message, a heartbeat
 
-	mu      sync.Mutex
-	last    string         // the id of the last event
-	seen    map[string]int // payload key: times received
-	keys    []string       // the payload keys, in the order received
-	events  int
-	unorder []string // ids that did not follow the one before
-	end     error    // the stream's end, once it has ended
-	ended   chan struct{}
+	mu sync.Mutex
+	tally
+	end   error // the stream's end, once it has ended
+	ended chan struct{}
 }
 
 // follow opens a stream on g for license after after, and returns once its first message, a
@@ -114,7 +132,7 @@ func follow(t *testing.T, g *gateway, name, license, after string) *follower {
 	if err != nil {
 		t.Fatalf("%s: SubscribeWebhooks: %v", name, err)
 	}
-	f := &follower{name: name, cancel: cancel, seen: map[string]int{}, ended: make(chan struct{})}
+	f := &follower{name: name, cancel: cancel, tally: newTally(), ended: make(chan struct{})}
 	firstc := make(chan *pb.SubscribeWebhooksResponse, 1)
 	go func() {
 		defer close(f.ended)
@@ -135,14 +153,7 @@ func follow(t *testing.T, g *gateway, name, license, after string) *follower {
 			}
 			if ev := m.GetEvent(); ev != nil {
 				f.mu.Lock()
-				if !idLess(f.last, ev.GetId()) {
-					f.unorder = append(f.unorder, fmt.Sprintf("%s after %s", ev.GetId(), f.last))
-				}
-				f.last = ev.GetId()
-				key := ev.GetPayload().GetFields()["key"].GetStringValue()
-				f.seen[key]++
-				f.keys = append(f.keys, key)
-				f.events++
+				f.add(ev)
 				f.mu.Unlock()
 			}
 		}
@@ -362,7 +373,7 @@ func TestWebhooksRedisRestart(t *testing.T) {
 			dups += n - 1
 		}
 		f.mu.Unlock()
-		figure(t, "webhooks, Redis crashed and restarted, "+f.name, "%d events, %d delivered twice", f.events, dups)
+		figure(t, "webhooks, Redis crashed and restarted, "+f.name, "%d events, %d delivered twice", len(f.keys), dups)
 	}
 	for _, f := range []*follower{a, b2} {
 		if err := f.err(); err != nil {
@@ -455,10 +466,7 @@ type slowStream struct {
 	name string
 	// recv returns the stream's next message.
 	recv func() (*pb.SubscribeWebhooksResponse, error)
-	last string
-	keys []string
-	seen map[string]int
-	bad  []string // ids out of order
+	tally
 }
 
 // openSlow opens a slow stream on g for license, from now, and reads its first message, a
@@ -477,7 +485,7 @@ func openSlow(t *testing.T, g *gateway, name, license string) *slowStream {
 	if err != nil || m.GetHeartbeat() == nil {
 		t.Fatalf("%s: first message = %v, %v; want a heartbeat", name, m, err)
 	}
-	return &slowStream{name: name, recv: stream.Recv, seen: map[string]int{}}
+	return &slowStream{name: name, recv: stream.Recv, tally: newTally()}
 }
 
 // openSSE opens the REST counterpart on g for license, from now, as server-sent events, and reads
@@ -529,7 +537,7 @@ func openSSE(t *testing.T, g *gateway, name, license string) *slowStream {
 	if m, err := recv(); err != nil || m.GetHeartbeat() == nil {
 		t.Fatalf("%s: first frame = %v, %v; want a heartbeat", name, m, err)
 	}
-	return &slowStream{name: name, recv: recv, seen: map[string]int{}}
+	return &slowStream{name: name, recv: recv, tally: newTally()}
 }
 
 // next reads the stream's next event, passing heartbeats over, and records it.
@@ -540,13 +548,7 @@ func (s *slowStream) next() error {
 			return err
 		}
 		if ev := m.GetEvent(); ev != nil {
-			if !idLess(s.last, ev.GetId()) {
-				s.bad = append(s.bad, fmt.Sprintf("%s after %s", ev.GetId(), s.last))
-			}
-			s.last = ev.GetId()
-			key := ev.GetPayload().GetFields()["key"].GetStringValue()
-			s.seen[key]++
-			s.keys = append(s.keys, key)
+			s.add(ev)
 			return nil
 		}
 	}
@@ -768,8 +770,8 @@ func testBurst(t *testing.T, withRedis bool) {
 			}
 		}
 		inOrder(t, sl.name+", caught up", sl.keys, burst)
-		if len(sl.bad) > 0 {
-			t.Errorf("%s: ids not strictly increasing: %v", sl.name, sl.bad[:min(5, len(sl.bad))])
+		if len(sl.unorder) > 0 {
+			t.Errorf("%s: ids not strictly increasing: %v", sl.name, sl.unorder[:min(5, len(sl.unorder))])
 		}
 	}
 	if !testutil.WaitFor(10*time.Second, func() bool { return gauge(g.metrics(), name) == 0 }) {
@@ -785,8 +787,8 @@ func testBurst(t *testing.T, withRedis bool) {
 	if status.Code(end) != codes.OutOfRange || len(trimmed.keys) >= trimBurst {
 		t.Errorf("the slow subscriber of the short stream ended with %v after %d of %d events, want OUT_OF_RANGE before the end", end, len(trimmed.keys), trimBurst)
 	}
-	if len(trimmed.bad) > 0 {
-		t.Errorf("the slow subscriber of the short stream: ids not strictly increasing: %v", trimmed.bad)
+	if len(trimmed.unorder) > 0 {
+		t.Errorf("the slow subscriber of the short stream: ids not strictly increasing: %v", trimmed.unorder)
 	}
 	seen := map[string]bool{}
 	for i, k := range trimmed.keys {
